@@ -1,0 +1,346 @@
+"""The ``hashsearch`` command line: a thin layer over :class:`hashsearch.HashIndex`.
+
+Heavy imports (torch, sentence-transformers, faiss) happen inside the commands, so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
+
+import typer
+
+from .errors import HashsearchError
+
+if TYPE_CHECKING:
+    from .index import HashIndex, Hit
+    from .sources import ReadStats
+
+app = typer.Typer(
+    name="hashsearch",
+    help="Semantic hashing search: index a corpus as short binary codes, then search buckets and bit flips.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+DEFAULT_INDEX_ROOT = Path("indexes")
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body: library errors become one line on stderr and a non-zero exit."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return fn()
+    except HashsearchError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the index is unchanged", err=True)
+        raise typer.Exit(130) from None
+
+
+def _emit(obj: Any) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _print_hits(hits: list[Hit]) -> None:
+    if not hits:
+        typer.echo("no results")
+    for rank, h in enumerate(hits, 1):
+        label = f" [{h.metadata['label']}]" if isinstance(h.metadata.get("label"), str) else ""
+        typer.echo(f"{rank:>3}. d={h.distance:<3} score={h.score:.3f}  {h.id}{label}")
+        typer.echo(f"     {h.snippet}")
+
+
+def _open(index: Path) -> HashIndex:
+    from .index import HashIndex
+
+    return HashIndex.load(index)
+
+
+IndexArg = typer.Argument(..., help="Index directory.", show_default=False)
+IdField = typer.Option("id", "--id-field", help="JSONL/CSV field holding the document id.")
+TextField = typer.Option("text", "--text-field", help="JSONL/CSV field holding the text.")
+Encoding = typer.Option("utf-8", "--encoding", help="Text encoding of the input files.")
+FolderLabels = typer.Option(True, "--folder-labels/--no-folder-labels", help="Keep a file's parent folder as its label.")
+SkipInvalid = typer.Option(False, "--skip-invalid", help="Skip (and count) bad records instead of stopping at the first.")
+VectorsKey = typer.Option(None, "--vectors-key", help="Array of an .npz source that holds the vectors.")
+IdsKey = typer.Option("ids", "--ids-key", help="Array of an .npz source that holds the ids.")
+Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+JsonOut = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def _read(source: Path, id_field: str, text_field: str, encoding: str, folder_labels: bool, skip_invalid: bool) -> tuple[list[Any], ReadStats]:
+    from .sources import Reader, SourceOptions
+
+    reader = Reader(source, SourceOptions(id_field, text_field, encoding, folder_labels, skip_invalid))
+    records = list(reader)
+    return records, reader.stats
+
+
+def _report_skips(stats: ReadStats, as_json: bool) -> None:
+    if as_json:
+        return
+    if stats.skipped_empty:
+        typer.echo(f"skipped {stats.skipped_empty} empty documents", err=True)
+    if stats.skipped_invalid:
+        typer.echo(f"skipped {stats.skipped_invalid} invalid records, e.g.:", err=True)
+        for ex in stats.examples:
+            typer.echo(f"  {ex}", err=True)
+
+
+@app.command()
+def index(
+    source: Path = typer.Argument(..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False),
+    index_dir: Optional[Path] = typer.Option(None, "--index", "-i", help="Where to build it [default: indexes/<source name>]."),
+    bits: int = typer.Option(64, "--bits", "-b", help="Code length: 8 to 256, a multiple of 8."),
+    featurizer: str = typer.Option("minilm", "--featurizer", "-f", help="minilm (bundled), tfidf, or a sentence-transformers model name/path."),
+    id_field: str = IdField,
+    text_field: str = TextField,
+    encoding: str = Encoding,
+    folder_labels: bool = FolderLabels,
+    skip_invalid: bool = SkipInvalid,
+    vectors_key: Optional[str] = VectorsKey,
+    ids_key: str = IdsKey,
+    variant: Optional[str] = typer.Option(None, "--variant", help="Training objective: neighbor (default), plain, denoising, variational."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same codes)."),
+    hidden: Optional[str] = typer.Option(None, "--hidden", help="Hidden layer sizes of the encoder, e.g. 1024,512."),
+    corruption: Optional[str] = typer.Option(None, "--corruption", help="Denoising corruption: gaussian, mask, salt-pepper."),
+    noise: Optional[float] = typer.Option(None, "--noise", help="Corruption level."),
+    neighbors: Optional[int] = typer.Option(None, "--neighbors", help="Float kNN neighbours per document (neighbor variant)."),
+    keep_features: bool = typer.Option(True, "--keep-features/--no-keep-features", help="Keep float16 features for reranking."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing index (only once the new one is complete)."),
+    quiet: bool = Quiet,
+    as_json: bool = JsonOut,
+) -> None:
+    """Build an index: featurize, train the binary autoencoder, code and store every document."""
+
+    def body() -> None:
+        from dataclasses import replace
+
+        from .config import Corruption, TrainConfig, Variant
+        from .index import HashIndex
+        from .sources import SourceKind, detect_kind, read_vectors
+
+        target = index_dir or DEFAULT_INDEX_ROOT / source.name.split(".")[0]
+        opts: dict[str, Any] = {}
+        try:
+            if variant is not None:
+                opts["variant"] = Variant(variant)
+            if corruption is not None:
+                opts["corruption"] = Corruption(corruption)
+            if hidden is not None:
+                opts["hidden"] = tuple(int(h) for h in hidden.split(","))
+        except ValueError as e:
+            raise HashsearchError(f"invalid training option: {e}") from None
+        for name, val in (("epochs", epochs), ("seed", seed), ("noise", noise), ("neighbors", neighbors)):
+            if val is not None:
+                opts[name] = val
+        train = replace(TrainConfig(), **opts)
+        try:
+            from .config import check_bits
+
+            check_bits(bits)
+        except ValueError as e:
+            raise HashsearchError(str(e)) from None
+        stats = None
+        if detect_kind(source) == SourceKind.VECTORS:
+            ids, vectors = read_vectors(source, ids_key=ids_key, vectors_key=vectors_key)
+            idx = HashIndex.build_from_vectors(
+                target, ids, vectors, bits=bits, train=train, keep_features=keep_features, overwrite=overwrite, progress=not quiet
+            )
+        else:
+            records, stats = _read(source, id_field, text_field, encoding, folder_labels, skip_invalid)
+            if not records:
+                raise HashsearchError(f"{source}: no documents to index")
+            idx = HashIndex.build(
+                target, records, bits=bits, featurizer=featurizer, train=train, keep_features=keep_features,
+                overwrite=overwrite, progress=not quiet,
+            )
+        info = idx.info()
+        if as_json:
+            out = info.to_dict()
+            if stats is not None:
+                out["skipped_empty"], out["skipped_invalid"] = stats.skipped_empty, stats.skipped_invalid
+            _emit(out)
+            return
+        if stats is not None:
+            _report_skips(stats, as_json)
+        typer.echo(
+            f"indexed {info.documents} documents into {target}: {info.bits} bits, {info.buckets} buckets, "
+            f"largest bucket {info.largest_bucket} ({100 * info.largest_bucket_share:.2f}%), constant bits {info.constant_bits}"
+        )
+
+    _run(body)
+
+
+@app.command()
+def query(
+    index_dir: Path = IndexArg,
+    text: str = typer.Argument(..., help="Query text.", show_default=False),
+    k: int = typer.Option(10, "-k", help="Number of results."),
+    radius: Optional[int] = typer.Option(None, "--radius", "-r", help="Largest Hamming radius to probe [default: the cheapest-to-probe maximum]."),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank candidates by float cosine [default: when the index keeps features]."),
+    candidates: Optional[int] = typer.Option(None, "--candidates", help="Candidates to rerank [default: max(10k, 100)]."),
+    as_json: bool = JsonOut,
+) -> None:
+    """Search the index with a text: its bucket, then buckets 1, 2, ... bit flips away."""
+
+    def body() -> None:
+        idx = _open(index_dir)
+        _check_k(k, radius)
+        hits = idx.search(text, k, radius=radius, rerank=idx.has_features if rerank is None else rerank, candidates=candidates)[0]
+        _emit([h.to_dict() for h in hits]) if as_json else _print_hits(hits)
+
+    _run(body)
+
+
+@app.command()
+def similar(
+    index_dir: Path = IndexArg,
+    doc_id: str = typer.Argument(..., help="Id of a stored document.", show_default=False),
+    k: int = typer.Option(10, "-k", help="Number of results."),
+    radius: Optional[int] = typer.Option(None, "--radius", "-r", help="Largest Hamming radius to probe."),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank by float cosine [default: when available]."),
+    as_json: bool = JsonOut,
+) -> None:
+    """More like this: documents near a stored document's code (itself left out)."""
+
+    def body() -> None:
+        idx = _open(index_dir)
+        _check_k(k, radius)
+        hits = idx.similar(doc_id, k, radius=radius, rerank=idx.has_features if rerank is None else rerank)
+        _emit([h.to_dict() for h in hits]) if as_json else _print_hits(hits)
+
+    _run(body)
+
+
+@app.command()
+def add(
+    index_dir: Path = IndexArg,
+    source: Path = typer.Argument(..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False),
+    id_field: str = IdField,
+    text_field: str = TextField,
+    encoding: str = Encoding,
+    folder_labels: bool = FolderLabels,
+    skip_invalid: bool = SkipInvalid,
+    vectors_key: Optional[str] = VectorsKey,
+    ids_key: str = IdsKey,
+    quiet: bool = Quiet,
+    as_json: bool = JsonOut,
+) -> None:
+    """Code new documents with the trained model and add them (all or nothing; no retraining)."""
+
+    def body() -> None:
+        from .sources import SourceKind, detect_kind, read_vectors
+
+        idx = _open(index_dir)
+        stats = None
+        if detect_kind(source) == SourceKind.VECTORS:
+            ids, vectors = read_vectors(source, ids_key=ids_key, vectors_key=vectors_key)
+            n = idx.add_vectors(ids, vectors)
+        else:
+            records, stats = _read(source, id_field, text_field, encoding, folder_labels, skip_invalid)
+            if not records:
+                raise HashsearchError(f"{source}: no documents to add")
+            n = idx.add(records, progress=not quiet)
+        if as_json:
+            _emit({"added": n, "documents": len(idx), **({"skipped_empty": stats.skipped_empty, "skipped_invalid": stats.skipped_invalid} if stats else {})})
+        else:
+            if stats is not None:
+                _report_skips(stats, as_json)
+            typer.echo(f"added {n} documents; the index now holds {len(idx)}")
+
+    _run(body)
+
+
+@app.command()
+def delete(
+    index_dir: Path = IndexArg,
+    ids: list[str] = typer.Argument(..., help="Ids of the documents to delete.", show_default=False),
+    as_json: bool = JsonOut,
+) -> None:
+    """Delete documents by id (all or nothing: an unknown id deletes none)."""
+
+    def body() -> None:
+        idx = _open(index_dir)
+        n = idx.delete(ids)
+        _emit({"deleted": n, "documents": len(idx)}) if as_json else typer.echo(f"deleted {n} documents; {len(idx)} remain")
+
+    _run(body)
+
+
+@app.command()
+def info(index_dir: Path = IndexArg, as_json: bool = JsonOut) -> None:
+    """Documents, bits, featurizer, buckets used, the largest bucket and each bit's share of ones."""
+
+    def body() -> None:
+        i = _open(index_dir).info()
+        if as_json:
+            _emit(i.to_dict())
+            return
+        shares = i.bit_ones_share
+        typer.echo(f"index          {i.path}")
+        typer.echo(f"documents      {i.documents}")
+        typer.echo(f"bits           {i.bits}  (probe radius up to {i.max_probe_radius}, then FAISS)")
+        typer.echo(f"featurizer     {json.dumps(i.featurizer)}")
+        typer.echo(f"variant        {i.variant}")
+        typer.echo(f"buckets used   {i.buckets}")
+        typer.echo(f"largest bucket {i.largest_bucket} documents ({100 * i.largest_bucket_share:.2f}%)")
+        typer.echo(f"constant bits  {i.constant_bits}")
+        typer.echo(f"float features {'kept (rerank available)' if i.has_features else 'not kept'}")
+        if shares:
+            typer.echo(f"ones per bit   min {min(shares):.3f}  max {max(shares):.3f}")
+            for s in range(0, len(shares), 16):
+                typer.echo("  " + " ".join(f"{v:.2f}" for v in shares[s : s + 16]))
+
+    _run(body)
+
+
+@app.command()
+def encode(
+    index_dir: Path = IndexArg,
+    texts: list[str] = typer.Argument(..., help="Texts to encode.", show_default=False),
+    as_json: bool = JsonOut,
+) -> None:
+    """Print the binary code of texts: hex, int64 (codes up to 64 bits) and bit string."""
+
+    def body() -> None:
+        from . import codes as bc
+
+        idx = _open(index_dir)
+        c = idx.encode(texts)
+        ints = bc.to_int64(c).tolist() if idx.bits <= 64 else [None] * len(texts)
+        rows = [
+            {"text": t, "hex": h, "int64": i, "bits": b}
+            for t, h, i, b in zip(texts, bc.to_hex(c), ints, bc.to_bitstrings(c, idx.bits))
+        ]
+        if as_json:
+            _emit(rows)
+        else:
+            for r in rows:
+                typer.echo(f"{r['hex']}  {r['bits']}  {r['text'][:60]}")
+
+    _run(body)
+
+
+def _check_k(k: int, radius: int | None) -> None:
+    if k < 1 or k > 10_000:
+        raise HashsearchError("k must be between 1 and 10000")
+    if radius is not None and radius < 0:
+        raise HashsearchError("radius must be >= 0")
+
+
+def main() -> None:
+    app(prog_name="hashsearch")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Index configuration: a frozen dataclass that round-trips through JSON with a format version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from .errors import IndexFormatError
+
+FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSIONS = (1,)
+
+
+class Variant(str, Enum):
+    """Training objective of the autoencoder (see README, "Training objectives")."""
+
+    PLAIN = "plain"  # reconstruction only (Salakhutdinov & Hinton)
+    DENOISING = "denoising"  # reconstruct the clean input from a corrupted one
+    VARIATIONAL = "variational"  # Bernoulli bottleneck with a KL term to a uniform prior (NASH-style)
+    NEIGHBOR = "neighbor"  # reconstruction + contrastive loss on the float kNN graph + bit balance
+
+
+class Corruption(str, Enum):
+    GAUSSIAN = "gaussian"
+    MASK = "mask"
+    SALT_PEPPER = "salt-pepper"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of the autoencoder and its training. Defaults are the measured ones."""
+
+    variant: Variant = Variant.NEIGHBOR
+    hidden: tuple[int, ...] = (1024, 512)
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+    corruption: Corruption = Corruption.GAUSSIAN
+    noise: float = 0.1
+    neighbors: int = 10
+    temperature: float = 0.2
+    recon_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    balance_weight: float = 0.1
+    kl_weight: float = 0.01
+    max_train_docs: int = 100_000
+    min_steps: int = 300
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["variant"] = self.variant.value
+        d["corruption"] = self.corruption.value
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training options: {sorted(unknown)}")
+        d = dict(d)
+        if "variant" in d:
+            d["variant"] = Variant(d["variant"])
+        if "corruption" in d:
+            d["corruption"] = Corruption(d["corruption"])
+        if "hidden" in d:
+            d["hidden"] = tuple(int(h) for h in d["hidden"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """What an index directory holds, written as ``config.json``. The saved file *is* the constructor."""
+
+    bits: int
+    featurizer: dict[str, Any]
+    input_dim: int
+    train: TrainConfig = field(default_factory=TrainConfig)
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        check_bits(self.bits)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "bits": self.bits,
+            "input_dim": self.input_dim,
+            "featurizer": dict(self.featurizer),
+            "train": self.train.to_dict(),
+        }
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> IndexConfig:
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise IndexFormatError(f"{path.parent}: not a hashsearch index (no config.json)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise IndexFormatError(f"{path}: unreadable config ({e})") from None
+        version = d.get("format_version") if isinstance(d, dict) else None
+        if version not in SUPPORTED_FORMAT_VERSIONS:
+            raise IndexFormatError(
+                f"{path}: index format version {version!r} is not supported by this hashsearch "
+                f"(supported: {', '.join(map(str, SUPPORTED_FORMAT_VERSIONS))}); rebuild the index"
+            )
+        try:
+            return cls(
+                bits=int(d["bits"]),
+                featurizer=dict(d["featurizer"]),
+                input_dim=int(d["input_dim"]),
+                train=TrainConfig.from_dict(d.get("train", {})),
+                format_version=int(version),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise IndexFormatError(f"{path}: invalid config ({e})") from None
+
+
+def check_bits(bits: int) -> None:
+    if not (8 <= bits <= 256 and bits % 8 == 0):
+        raise ValueError(f"bits must be a multiple of 8 between 8 and 256, got {bits}")
