@@ -331,6 +331,169 @@ def encode(
     _run(body)
 
 
+eval_app = typer.Typer(help="Measure code quality against baselines (LSH, PCA-sign, ITQ, sign, float cosine).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+def _parse_bits(bits: str) -> list[int]:
+    from .config import check_bits
+
+    try:
+        out = [int(b) for b in bits.split(",")]
+        for b in out:
+            check_bits(b)
+    except ValueError as e:
+        raise HashsearchError(f"--bits: {e}") from None
+    return out
+
+
+def _train_opts(variant: str | None, epochs: int | None) -> Any:
+    from dataclasses import replace
+
+    from .config import TrainConfig, Variant
+
+    cfg = TrainConfig()
+    try:
+        if variant:
+            cfg = replace(cfg, variant=Variant(variant))
+    except ValueError as e:
+        raise HashsearchError(f"invalid training option: {e}") from None
+    return replace(cfg, epochs=epochs) if epochs else cfg
+
+
+@eval_app.command("labeled")
+def eval_labeled(
+    data: Path = typer.Argument(..., help="Labeled split: .npz with train_emb/train_labels/test_emb/test_labels, or a VDSH .mat.", show_default=False),
+    bits: str = typer.Option("16,32,64,128", "--bits", help="Comma-separated code lengths."),
+    methods: str = typer.Option(",".join(("float", "sign", "lsh", "pca", "itq", "hashsearch")), "--methods", help="Comma-separated methods."),
+    seeds: int = typer.Option(1, "--seeds", help="Seeds per learned method (mean and spread reported)."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="Training objective of the hashsearch method."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save a PNG of precision against bits and against radius."),
+    as_json: bool = JsonOut,
+) -> None:
+    """Test documents query the train set; P@k by Hamming distance, ties broken by index."""
+
+    def body() -> None:
+        from .evaluation import METHODS, evaluate_labeled, load_labeled, summarize
+
+        ms = [m for m in methods.split(",") if m]
+        bad = [m for m in ms if m not in METHODS]
+        if bad:
+            raise HashsearchError(f"unknown method {bad[0]!r} (choose from {', '.join(METHODS)})")
+        d = load_labeled(data)
+        rows = evaluate_labeled(d, _parse_bits(bits), ms, _train_opts(variant, epochs), seeds=list(range(seeds)),
+                                log=None if as_json else lambda r: typer.echo(f"  {r['method']:<20} {r['bits']!s:>4} bits seed {r['seed']}: P@100 {100 * r['p@100']:.2f}", err=True))
+        result = {"data": str(data), "rows": rows, "summary": summarize(rows)}
+        if out:
+            out.write_text(json.dumps(result, indent=2))
+        if plot:
+            _plot_labeled(rows, plot, d.name)
+        if as_json:
+            _emit(result)
+        else:
+            _print_table(summarize(rows), _parse_bits(bits), "P@100 (%)")
+
+    _run(body)
+
+
+@eval_app.command("qrels")
+def eval_qrels(
+    data: Path = typer.Argument(..., help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or TREC folder.", show_default=False),
+    vectors: Optional[Path] = typer.Option(None, "--vectors", help=".npz with corpus_emb/corpus_ids/query_emb/query_ids (skips featurizing)."),
+    split: str = typer.Option("test", "--split", help="BEIR qrels split."),
+    bits: str = typer.Option("64", "--bits", help="Comma-separated code lengths."),
+    share: float = typer.Option(0.1, "--share", help="Share of the corpus taken as hash candidates for rerank."),
+    seeds: int = typer.Option(1, "--seeds"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
+    as_json: bool = JsonOut,
+) -> None:
+    """nDCG@10, recall@100 and the share of the corpus scored, for float cosine, codes, and codes + rerank."""
+
+    def body() -> None:
+        import numpy as np
+
+        from .evaluation import evaluate_qrels, load_beir, load_trec
+        from .featurizers import SentenceTransformerFeaturizer
+
+        d = load_trec(data) if (data / "doc-text.trec").exists() else load_beir(data, split)
+        if vectors:
+            v = np.load(vectors, allow_pickle=False)
+            pos = {str(i): j for j, i in enumerate(v["corpus_ids"])}
+            qpos = {str(i): j for j, i in enumerate(v["query_ids"])}
+            doc_x = v["corpus_emb"].astype(np.float32)[[pos[i] for i in d.doc_ids]]
+            q_x = v["query_emb"].astype(np.float32)[[qpos[q] for q in d.query_ids]]
+        else:
+            fz = SentenceTransformerFeaturizer()
+            doc_x, q_x = fz.transform(d.doc_texts, progress=not as_json), fz.transform(d.query_texts)
+        rows = evaluate_qrels(d, doc_x, q_x, _parse_bits(bits), share, seeds=list(range(seeds)))
+        if out:
+            out.write_text(json.dumps({"data": str(data), "rows": rows}, indent=2))
+        if as_json:
+            _emit(rows)
+            return
+        typer.echo(f"{'method':<22}{'bits':>6}{'seed':>6}{'nDCG@10':>10}{'R@100':>8}{'scored':>9}")
+        for r in rows:
+            typer.echo(f"{r['method']:<22}{r['bits']!s:>6}{r['seed']:>6}{100 * r['ndcg@10']:>10.2f}{100 * r['recall@100']:>8.2f}{100 * r['scored_share']:>8.1f}%")
+
+    _run(body)
+
+
+def _print_table(summary: list[dict[str, Any]], bits: list[int], title: str) -> None:
+    cols = sorted({b for s in summary for b in ([s["bits"]] if s["bits"] else [])} | set(bits))
+    typer.echo(f"{title}: mean over seeds [min..max]")
+    typer.echo(f"{'method':<22}" + "".join(f"{b:>18}" for b in cols))
+    methods = list(dict.fromkeys(s["method"] for s in summary))
+    for m in methods:
+        cells = {s["bits"]: s for s in summary if s["method"] == m}
+        line = f"{m:<22}"
+        for b in cols:
+            s = cells.get(b) or (cells.get(None) if None in cells else None)
+            if s is None:
+                line += f"{'':>18}"
+            elif s["n"] > 1:
+                line += f"{100 * s['mean']:>8.2f} [{100 * s['min']:.1f}..{100 * s['max']:.1f}]".rjust(18)
+            else:
+                line += f"{100 * s['mean']:>18.2f}"
+        typer.echo(line)
+
+
+def _plot_labeled(rows: list[dict[str, Any]], path: Path, name: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise HashsearchError("--plot needs matplotlib: pip install 'hashsearch[plot]'") from None
+    from .evaluation import summarize
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for s_m in dict.fromkeys(r["method"] for r in rows):
+        pts = sorted((s["bits"], s["mean"]) for s in summarize(rows) if s["method"] == s_m and s["bits"])
+        if s_m == "float":
+            fl = next(s["mean"] for s in summarize(rows) if s["method"] == "float")
+            a.axhline(100 * fl, ls="--", color="gray", label="float cosine")
+        elif pts:
+            a.plot([p[0] for p in pts], [100 * p[1] for p in pts], marker="o", label=s_m)
+    a.set_xscale("log", base=2)
+    a.set_xlabel("bits")
+    a.set_ylabel("P@100 (%)")
+    a.set_title(f"{name}: precision against bits")
+    a.legend()
+    for r in rows:
+        if r.get("by_radius") and r["seed"] == 0:
+            br = r["by_radius"]
+            b.plot([x["radius"] for x in br], [100 * x["precision"] for x in br], marker="o", label=f"{r['bits']} bits")
+    b.set_xlabel("Hamming radius")
+    b.set_ylabel("precision within radius (%)")
+    b.set_title("hashsearch: precision against radius")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def _check_k(k: int, radius: int | None) -> None:
     if k < 1 or k > 10_000:
         raise HashsearchError("k must be between 1 and 10000")

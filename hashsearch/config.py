@@ -50,6 +50,7 @@ class TrainConfig:
     kl_weight: float = 0.01
     max_train_docs: int = 100_000
     min_steps: int = 300
+    rounds: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

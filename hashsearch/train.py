@@ -107,6 +107,67 @@ def calibrate(model: BinaryAutoencoder, x: np.ndarray | object, batch_size: int 
     model.norm.running_var.copy_(h.var(0).clamp_min(1e-8))
 
 
+def _train_round(
+    model: BinaryAutoencoder,
+    x: np.ndarray | object,
+    neighbors: np.ndarray | None,
+    cfg: TrainConfig,
+    epochs: int,
+    bs: int,
+    rng: np.random.Generator,
+    gen: torch.Generator,
+    bar: object | None,
+    on_epoch: Callable[[int, float], None] | None,
+) -> float:
+    """One optimisation run (AdamW, cosine schedule) over ``epochs``; returns the last epoch's loss."""
+    n = x.shape[0]  # type: ignore[attr-defined]
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, n // bs)
+    total = epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    stochastic = cfg.variant == Variant.VARIATIONAL
+    noisy = cfg.variant in (Variant.DENOISING, Variant.NEIGHBOR)
+
+    def rows_of(idx: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(as_dense(x[idx]))  # type: ignore[index]
+
+    last = float("nan")
+    model.train()
+    for epoch in range(epochs):
+        perm = rng.permutation(n)
+        running = 0.0
+        for s in range(steps_per_epoch):
+            idx = perm[s * bs : (s + 1) * bs]
+            xb = rows_of(idx)
+            xin = corrupt(xb, cfg.corruption, cfg.noise, gen) if noisy else xb
+            z = model.logits(xin)
+            b = model.binarize(z, stochastic=stochastic)
+            loss = cfg.recon_weight * _recon_loss(model, model.decode(b), xb)
+            u = torch.tanh(z)
+            if cfg.balance_weight > 0:
+                loss = loss + cfg.balance_weight * _balance_loss(u)
+            if stochastic and cfg.kl_weight > 0:
+                p = torch.sigmoid(z).clamp(1e-6, 1 - 1e-6)
+                kl = (p * torch.log(2 * p) + (1 - p) * torch.log(2 * (1 - p))).sum(1).mean()
+                loss = loss + cfg.kl_weight * kl
+            if neighbors is not None and cfg.contrastive_weight > 0:
+                pos = neighbors[idx, rng.integers(0, neighbors.shape[1], len(idx))]
+                zp = model.logits(corrupt(rows_of(pos), cfg.corruption, cfg.noise, gen))
+                loss = loss + cfg.contrastive_weight * _info_nce(u, torch.tanh(zp), cfg.temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach())
+        last = running / steps_per_epoch
+        if bar is not None:
+            bar.update(1)  # type: ignore[attr-defined]
+            bar.set_postfix(loss=f"{last:.4f}")  # type: ignore[attr-defined]
+        if on_epoch is not None:
+            on_epoch(epoch, last)
+    return last
+
+
 def train_autoencoder(
     x: np.ndarray | object,
     bits: int,
@@ -136,60 +197,22 @@ def train_autoencoder(
         # floor the scale: a (near-)constant dimension must not blow up unseen inputs
         model.set_input_stats(xd.mean(0), np.maximum(std, 0.1 * float(std.mean()) + 1e-12))
     neighbors = knn_graph(x, cfg.neighbors) if cfg.variant == Variant.NEIGHBOR else None
-
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     bs = min(cfg.batch_size, n)
     steps_per_epoch = max(1, n // bs)
     # small corpora get at least min_steps updates: a 40-document index still trains properly
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
-    total = epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    stochastic = cfg.variant == Variant.VARIATIONAL
-    noisy = cfg.variant in (Variant.DENOISING, Variant.NEIGHBOR)
-
-    def rows_of(idx: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(as_dense(x[idx]))  # type: ignore[index]
-
+    rounds = cfg.rounds if neighbors is not None else 1
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc="training", unit="epoch")
+        bar = tqdm(total=epochs * rounds, desc="training", unit="epoch")
     last = float("nan")
-    model.train()
-    for epoch in range(epochs):
-        perm = rng.permutation(n)
-        running = 0.0
-        for s in range(steps_per_epoch):
-            idx = perm[s * bs : (s + 1) * bs]
-            xb = rows_of(idx)
-            xin = corrupt(xb, cfg.corruption, cfg.noise, gen) if noisy else xb
-            z = model.logits(xin)
-            b = model.binarize(z, stochastic=stochastic)
-            loss = cfg.recon_weight * _recon_loss(model, model.decode(b), xb)
-            u = torch.tanh(z)
-            if cfg.balance_weight > 0:
-                loss = loss + cfg.balance_weight * _balance_loss(u)
-            if stochastic and cfg.kl_weight > 0:
-                p = torch.sigmoid(z).clamp(1e-6, 1 - 1e-6)
-                kl = (p * torch.log(2 * p) + (1 - p) * torch.log(2 * (1 - p))).sum(1).mean()
-                loss = loss + cfg.kl_weight * kl
-            if neighbors is not None and cfg.contrastive_weight > 0:
-                pos = neighbors[idx, rng.integers(0, neighbors.shape[1], len(idx))]
-                xp = rows_of(pos)
-                zp = model.logits(corrupt(xp, cfg.corruption, cfg.noise, gen))
-                loss = loss + cfg.contrastive_weight * _info_nce(u, torch.tanh(zp), cfg.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            running += float(loss.detach())
-        last = running / steps_per_epoch
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{last:.4f}")
-        if on_epoch is not None:
-            on_epoch(epoch, last)
+    for r in range(rounds):
+        if r > 0:  # refine the graph: neighbours in the learned latent space are purer than in the input's
+            calibrate(model, x)
+            neighbors = knn_graph(model.encode(x)[1], cfg.neighbors)
+        last = _train_round(model, x, neighbors, cfg, epochs, bs, rng, gen, bar, on_epoch)
     if bar is not None:
         bar.close()
     calibrate(model, x)
