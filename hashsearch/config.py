@@ -35,7 +35,7 @@ class TrainConfig:
 
     variant: Variant = Variant.NEIGHBOR
     hidden: tuple[int, ...] = (1024, 512)
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -43,7 +43,7 @@ class TrainConfig:
     corruption: Corruption = Corruption.GAUSSIAN
     noise: float = 0.1
     neighbors: int = 10
-    temperature: float = 0.2
+    temperature: float = 0.5
     recon_weight: float = 1.0
     contrastive_weight: float = 1.0
     balance_weight: float = 0.1

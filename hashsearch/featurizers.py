@@ -32,6 +32,8 @@ class Featurizer(Protocol):
 
     def spec(self) -> dict[str, Any]: ...
 
+    def fit(self, texts: Sequence[str]) -> Any: ...
+
     def transform(self, texts: Sequence[str], progress: bool = False) -> np.ndarray | sp.csr_matrix: ...
 
     def save(self, directory: Path) -> None: ...
@@ -78,6 +80,9 @@ class SentenceTransformerFeaturizer:
             if self.max_seq_length:
                 self._model.max_seq_length = self.max_seq_length
         return self._model
+
+    def fit(self, texts: Sequence[str]) -> SentenceTransformerFeaturizer:
+        return self  # pretrained: nothing to fit
 
     def spec(self) -> dict[str, Any]:
         return {"kind": "sentence-transformers", "model": self.model_name, "max_seq_length": self.max_seq_length}
@@ -158,6 +163,9 @@ class VectorFeaturizer:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
+
+    def fit(self, texts: Sequence[str]) -> VectorFeaturizer:
+        return self
 
     def spec(self) -> dict[str, Any]:
         return {"kind": VECTORS, "dim": self.dim}

@@ -126,8 +126,7 @@ class HashIndex:
             raise HashsearchError("no documents to index")
         fz = make_featurizer(featurizer) if isinstance(featurizer, str) else featurizer
         texts = [r.text for r in recs]
-        if hasattr(fz, "fit") and getattr(fz, "vocabulary", True) is None:
-            fz.fit(texts)  # type: ignore[attr-defined]
+        fz.fit(texts)
         x = fz.transform(texts, progress=progress)
         return cls._build(path, [r.id for r in recs], texts, [r.metadata for r in recs], x, fz, bits, train, keep_features, overwrite, progress)
 
@@ -221,7 +220,8 @@ class HashIndex:
         slots, codes = self.store.codes(self.bits // 8)
         self._binary = BinaryIndex(self.bits)
         self._binary.add(codes, slots)
-        self._table = BucketTable(self.bits, codes, slots)
+        del codes
+        self._table = BucketTable(self.bits, self._binary.codes())
         self._features = FeatureStore(self.path, self.store.feature_chunks())
         self._generation = self.store.generation
 
@@ -314,6 +314,8 @@ class HashIndex:
     ) -> list[list[Hit]]:
         """Search by packed codes (n, bits // 8)."""
         codes = np.atleast_2d(np.asarray(codes, dtype=np.uint8))
+        if len(codes) == 0:
+            return []
         if codes.shape[1] != self.bits // 8:
             raise HashsearchError(f"codes must have {self.bits // 8} bytes ({self.bits} bits)")
         if rerank and (rerank_vectors is None or not self.has_features):
@@ -357,7 +359,7 @@ class HashIndex:
         r_max = max_probe_radius(self.bits, len(self))
         r = r_max if radius is None else max(0, min(radius, r_max))
         probe = self._table.probe(code, r, want)
-        slots, dists = probe.slots, probe.distances
+        slots, dists = self._binary.slots[probe.positions].astype(np.int64), probe.distances
         if len(slots) < want:
             d, s = self._binary.search(code[None, :], want)
             slots, dists = s[0], d[0]
@@ -436,7 +438,7 @@ class HashIndex:
                 raise HashsearchError(msg)
             slots = self.store.add(ids, texts, metadata, codes, rv if self.has_features else None)
             self._binary.add(codes, slots)
-            self._table = BucketTable(self.bits, self._binary.codes(), self._binary.slots())
+            self._table = BucketTable(self.bits, self._binary.codes())
             self._features = FeatureStore(self.path, self.store.feature_chunks())
             self._generation = self.store.generation
         return len(ids)
@@ -452,7 +454,7 @@ class HashIndex:
             slots = np.array(sorted(found.values()), dtype=np.int64)
             self.store.delete(slots)
             self._binary.remove(slots)
-            self._table = BucketTable(self.bits, self._binary.codes(), self._binary.slots())
+            self._table = BucketTable(self.bits, self._binary.codes())
             self._generation = self.store.generation
         return len(slots)
 

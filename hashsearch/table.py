@@ -21,7 +21,7 @@ MAX_BALL_PROBES = 20_000
 
 
 class Probe(NamedTuple):
-    slots: np.ndarray  # int64, ordered by (distance, slot)
+    positions: np.ndarray  # int64, ordered by (distance, position)
     distances: np.ndarray  # int32
     radius: int  # last shell probed completely (-1 if none)
 
@@ -43,27 +43,27 @@ def max_probe_radius(bits: int, n_docs: int, limit: int = MAX_BALL_PROBES) -> in
 
 
 class BucketTable:
-    """Sorted bucket keys with the slot of each document. Immutable: updates return a new table."""
+    """Sorted bucket keys and, for each, the position of its document in the code array.
 
-    def __init__(self, bits: int, codes: np.ndarray, slots: np.ndarray) -> None:
+    Positions index the codes the table was built from (the FAISS index's order, which is slot
+    order), held as int32: 8 bytes of key + 4 of position per document at 64 bits. Immutable.
+    """
+
+    def __init__(self, bits: int, codes: np.ndarray) -> None:
         codes = np.asarray(codes, dtype=np.uint8).reshape(-1, bits // 8)
-        slots = np.asarray(slots, dtype=np.int64)
-        if len(codes) != len(slots):
-            raise ValueError("codes and slots differ in length")
-        by_slot = np.argsort(slots, kind="stable")
-        k = bitcodes.keys(codes[by_slot])
-        order = np.argsort(k, kind="stable")  # stable: ties keep slot order
+        k = bitcodes.keys(codes)
+        order = np.argsort(k, kind="stable")  # stable: a bucket lists its positions in order
         self.bits = bits
         self._keys = k[order]
-        self._slots = slots[by_slot][order]
+        self._positions = order.astype(np.int32 if len(order) < 2**31 else np.int64)
         self._wide = bits > 64
 
     def __len__(self) -> int:
-        return len(self._slots)
+        return len(self._positions)
 
     @property
     def nbytes(self) -> int:
-        return int(self._keys.nbytes + self._slots.nbytes)
+        return int(self._keys.nbytes + self._positions.nbytes)
 
     def _probe_keys(self, code: np.ndarray, distance: int) -> np.ndarray:
         if self._wide:
@@ -73,7 +73,7 @@ class BucketTable:
         return _mask_keys(self.bits, distance) ^ q
 
     def lookup(self, probe_keys: np.ndarray) -> np.ndarray:
-        """Slots of every document whose key is in ``probe_keys`` (in key order, then slot order)."""
+        """Positions of every document whose key is in ``probe_keys`` (unordered)."""
         lo = np.searchsorted(self._keys, probe_keys, side="left")
         hi = np.searchsorted(self._keys, probe_keys, side="right")
         cnt = hi - lo
@@ -83,11 +83,11 @@ class BucketTable:
         if total == 0:
             return np.empty(0, dtype=np.int64)
         starts = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
-        return self._slots[starts + np.arange(total)]
+        return self._positions[starts + np.arange(total)].astype(np.int64)
 
     def probe(self, code: np.ndarray, radius: int, need: int) -> Probe:
         """Probe shells 0, 1, ... up to ``radius``, stopping after the first shell that brings the
-        total to ``need``. Whole shells only, so the result is the exact top by (distance, slot)."""
+        total to ``need``. Whole shells only, so the result is the exact top by (distance, position)."""
         code = np.asarray(code, dtype=np.uint8).ravel()
         found: list[np.ndarray] = []
         dists: list[np.ndarray] = []

@@ -26,7 +26,7 @@ def vec_index(tmp_path_factory):
 
 
 def brute_hamming(idx: HashIndex, qcode: np.ndarray, k: int):
-    codes, slots = idx._binary.codes(), idx._binary.slots()
+    codes, slots = idx._binary.codes(), idx._binary.slots
     d = bc.hamming(qcode[None, :], codes)[0]
     o = np.lexsort((slots, d))[:k]
     return slots[o], d[o]
@@ -37,7 +37,8 @@ def test_codes_are_not_degenerate(vec_index):
     info = idx.info()
     assert info.documents == 400 and info.constant_bits == 0
     assert all(0.3 <= s <= 0.7 for s in info.bit_ones_share)
-    assert info.largest_bucket_share <= 0.05 + 5 / 400  # 5 exact duplicates share a bucket
+    # 8 tight clusters in 16 bits: a bucket may hold a cluster's core, never the corpus
+    assert info.buckets >= 16 and info.largest_bucket_share <= 0.2
 
 
 @pytest.mark.parametrize("k", [1, 5, 37, 400, 1000])
@@ -59,7 +60,7 @@ def test_rerank_orders_candidates_by_exact_cosine(vec_index):
     idx, x, _ = vec_index
     q = x[10:13] + 0.3
     codes, rv = idx.encode_features(q)
-    all_slots = idx._binary.slots()
+    all_slots = idx._binary.slots
     feats = idx._features.get(all_slots)
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     # a pool as large as the corpus: rerank is brute-force cosine over the stored float16 features

@@ -36,7 +36,7 @@ def test_queries_find_the_right_modules(stdlib_index):
 
 def test_hash_path_on_real_codes_equals_brute_force(stdlib_index):
     idx = stdlib_index
-    codes, slots = idx._binary.codes(), idx._binary.slots()
+    codes, slots = idx._binary.codes(), idx._binary.slots
     q = idx.encode(["http client request", "unicode normalization", "thread pool executor"])
     for k in (1, 10, 100):
         for code, hits in zip(q, idx.search_codes(q, k)):
