@@ -18,7 +18,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,10 +31,18 @@ from hashsearch.evaluation import evaluate_labeled, evaluate_qrels, load_beir, l
 TFIDF_SETTING = TrainConfig()
 
 ANCHORS = {
-    "ng20-minilm": {"bar": {16: 50, 32: 54, 64: 56, 128: 57}, "float cosine": 45.0, "sign-384": 40.6,
-                    "ITQ (ref)": {16: 37.2, 32: 42.2, 64: 42.8, 128: 43.2}},
-    "ng20-tfidf": {"bar": {16: 56, 32: 63, 64: 66, 128: 68}, "AMMI": {16: 55.2, 32: 59.6, 64: 64.0, 128: 66.2},
-                   "SNUH": {16: 54.6, 32: 62.5, 64: 65.1, 128: 67.5}, "ITQ (ref)": {16: 34.9, 32: 39.6, 64: 42.5, 128: 39.6}},
+    "ng20-minilm": {
+        "bar": {16: 50, 32: 54, 64: 56, 128: 57},
+        "float cosine": 45.0,
+        "sign-384": 40.6,
+        "ITQ (ref)": {16: 37.2, 32: 42.2, 64: 42.8, 128: 43.2},
+    },
+    "ng20-tfidf": {
+        "bar": {16: 56, 32: 63, 64: 66, 128: 68},
+        "AMMI": {16: 55.2, 32: 59.6, 64: 64.0, 128: 66.2},
+        "SNUH": {16: 54.6, 32: 62.5, 64: 65.1, 128: 67.5},
+        "ITQ (ref)": {16: 34.9, 32: 39.6, 64: 42.5, 128: 39.6},
+    },
 }
 
 
@@ -51,7 +58,11 @@ def table(name: str, rows: list[dict], bits: list[int]) -> None:
             if s is None:
                 line += f"{'':>20}"
             else:
-                line += (f"{100 * s['mean']:.2f} [{100 * s['min']:.1f}..{100 * s['max']:.1f}]" if s["n"] > 1 else f"{100 * s['mean']:.2f}").rjust(20)
+                line += (
+                    f"{100 * s['mean']:.2f} [{100 * s['min']:.1f}..{100 * s['max']:.1f}]"
+                    if s["n"] > 1
+                    else f"{100 * s['mean']:.2f}"
+                ).rjust(20)
         print(line + ("   (384 bits)" if m == "sign" else ""))
     for label, v in ANCHORS.get(name, {}).items():
         if isinstance(v, dict):
@@ -79,7 +90,10 @@ def main() -> None:
     out: dict = {}
     full = ["float", "sign", "lsh", "pca", "itq", "hashsearch", "hashsearch-shallow", "hashsearch-plain"]
     methods = ["float", "sign", "itq", "hashsearch"] if a.quick else full
-    log = lambda r: print(f"  {r['method']:<20} {r['bits']!s:>4} bits seed {r['seed']}: P@100 {100 * r['p@100']:.2f} ({r.get('seconds', 0)} s)", flush=True)  # noqa: E731
+    log = lambda r: print(
+        f"  {r['method']:<20} {r['bits']!s:>4} bits seed {r['seed']}: P@100 {100 * r['p@100']:.2f} ({r.get('seconds', 0)} s)",
+        flush=True,
+    )  # noqa: E731
 
     if "minilm" in only:
         d = load_labeled(SHARED / "ng20-minilm.npz")
@@ -113,8 +127,10 @@ def main() -> None:
             rs = [r for r in rows if r["method"] == m]
             nd = [100 * r["ndcg@10"] for r in rs]
             cell = f"{np.mean(nd):.2f}" + (f" [{min(nd):.1f}..{max(nd):.1f}]" if len(nd) > 1 else "")
-            print(f"{m:<22}{rs[0]['bits']!s:>6}{cell:>16}{100 * np.mean([r['recall@100'] for r in rs]):>10.2f}"
-                  f"{100 * rs[0]['scored_share']:>8.1f}%{np.mean(nd) / (100 * fl):>10.3f}")
+            print(
+                f"{m:<22}{rs[0]['bits']!s:>6}{cell:>16}{100 * np.mean([r['recall@100'] for r in rs]):>10.2f}"
+                f"{100 * rs[0]['scored_share']:>8.1f}%{np.mean(nd) / (100 * fl):>10.3f}"
+            )
     res = ROOT / "benchmarks" / "results"
     res.mkdir(exist_ok=True)
     (res / "codes.json").write_text(json.dumps(out, indent=1))

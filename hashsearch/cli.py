@@ -68,15 +68,21 @@ IndexArg = typer.Argument(..., help="Index directory.", show_default=False)
 IdField = typer.Option("id", "--id-field", help="JSONL/CSV field holding the document id.")
 TextField = typer.Option("text", "--text-field", help="JSONL/CSV field holding the text.")
 Encoding = typer.Option("utf-8", "--encoding", help="Text encoding of the input files.")
-FolderLabels = typer.Option(True, "--folder-labels/--no-folder-labels", help="Keep a file's parent folder as its label.")
-SkipInvalid = typer.Option(False, "--skip-invalid", help="Skip (and count) bad records instead of stopping at the first.")
+FolderLabels = typer.Option(
+    True, "--folder-labels/--no-folder-labels", help="Keep a file's parent folder as its label."
+)
+SkipInvalid = typer.Option(
+    False, "--skip-invalid", help="Skip (and count) bad records instead of stopping at the first."
+)
 VectorsKey = typer.Option(None, "--vectors-key", help="Array of an .npz source that holds the vectors.")
 IdsKey = typer.Option("ids", "--ids-key", help="Array of an .npz source that holds the ids.")
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 JsonOut = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _read(source: Path, id_field: str, text_field: str, encoding: str, folder_labels: bool, skip_invalid: bool) -> tuple[list[Any], ReadStats]:
+def _read(
+    source: Path, id_field: str, text_field: str, encoding: str, folder_labels: bool, skip_invalid: bool
+) -> tuple[list[Any], ReadStats]:
     from .sources import Reader, SourceOptions
 
     reader = Reader(source, SourceOptions(id_field, text_field, encoding, folder_labels, skip_invalid))
@@ -97,10 +103,16 @@ def _report_skips(stats: ReadStats, as_json: bool) -> None:
 
 @app.command()
 def index(
-    source: Path = typer.Argument(..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False),
-    index_dir: Optional[Path] = typer.Option(None, "--index", "-i", help="Where to build it [default: indexes/<source name>]."),
+    source: Path = typer.Argument(
+        ..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False
+    ),
+    index_dir: Optional[Path] = typer.Option(
+        None, "--index", "-i", help="Where to build it [default: indexes/<source name>]."
+    ),
     bits: int = typer.Option(64, "--bits", "-b", help="Code length: 8 to 256, a multiple of 8."),
-    featurizer: str = typer.Option("minilm", "--featurizer", "-f", help="minilm (bundled), tfidf, or a sentence-transformers model name/path."),
+    featurizer: str = typer.Option(
+        "minilm", "--featurizer", "-f", help="minilm (bundled), tfidf, or a sentence-transformers model name/path."
+    ),
     id_field: str = IdField,
     text_field: str = TextField,
     encoding: str = Encoding,
@@ -108,15 +120,25 @@ def index(
     skip_invalid: bool = SkipInvalid,
     vectors_key: Optional[str] = VectorsKey,
     ids_key: str = IdsKey,
-    variant: Optional[str] = typer.Option(None, "--variant", help="Training objective: neighbor (default), plain, denoising, variational."),
+    variant: Optional[str] = typer.Option(
+        None, "--variant", help="Training objective: neighbor (default), plain, denoising, variational."
+    ),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same codes)."),
     hidden: Optional[str] = typer.Option(None, "--hidden", help="Hidden layer sizes of the encoder, e.g. 1024,512."),
-    corruption: Optional[str] = typer.Option(None, "--corruption", help="Denoising corruption: gaussian, mask, salt-pepper."),
+    corruption: Optional[str] = typer.Option(
+        None, "--corruption", help="Denoising corruption: gaussian, mask, salt-pepper."
+    ),
     noise: Optional[float] = typer.Option(None, "--noise", help="Corruption level."),
-    neighbors: Optional[int] = typer.Option(None, "--neighbors", help="Float kNN neighbours per document (neighbor variant)."),
-    keep_features: bool = typer.Option(True, "--keep-features/--no-keep-features", help="Keep float16 features for reranking."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing index (only once the new one is complete)."),
+    neighbors: Optional[int] = typer.Option(
+        None, "--neighbors", help="Float kNN neighbours per document (neighbor variant)."
+    ),
+    keep_features: bool = typer.Option(
+        True, "--keep-features/--no-keep-features", help="Keep float16 features for reranking."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an existing index (only once the new one is complete)."
+    ),
     quiet: bool = Quiet,
     as_json: bool = JsonOut,
 ) -> None:
@@ -154,15 +176,28 @@ def index(
         if detect_kind(source) == SourceKind.VECTORS:
             ids, vectors = read_vectors(source, ids_key=ids_key, vectors_key=vectors_key)
             idx = HashIndex.build_from_vectors(
-                target, ids, vectors, bits=bits, train=train, keep_features=keep_features, overwrite=overwrite, progress=not quiet
+                target,
+                ids,
+                vectors,
+                bits=bits,
+                train=train,
+                keep_features=keep_features,
+                overwrite=overwrite,
+                progress=not quiet,
             )
         else:
             records, stats = _read(source, id_field, text_field, encoding, folder_labels, skip_invalid)
             if not records:
                 raise HashsearchError(f"{source}: no documents to index")
             idx = HashIndex.build(
-                target, records, bits=bits, featurizer=featurizer, train=train, keep_features=keep_features,
-                overwrite=overwrite, progress=not quiet,
+                target,
+                records,
+                bits=bits,
+                featurizer=featurizer,
+                train=train,
+                keep_features=keep_features,
+                overwrite=overwrite,
+                progress=not quiet,
             )
         info = idx.info()
         if as_json:
@@ -175,7 +210,8 @@ def index(
             _report_skips(stats, as_json)
         typer.echo(
             f"indexed {info.documents} documents into {target}: {info.bits} bits, {info.buckets} buckets, "
-            f"largest bucket {info.largest_bucket} ({100 * info.largest_bucket_share:.2f}%), constant bits {info.constant_bits}"
+            f"largest bucket {info.largest_bucket} ({100 * info.largest_bucket_share:.2f}%), "
+            f"constant bits {info.constant_bits}"
         )
 
     _run(body)
@@ -186,9 +222,15 @@ def query(
     index_dir: Path = IndexArg,
     text: str = typer.Argument(..., help="Query text.", show_default=False),
     k: int = typer.Option(10, "-k", help="Number of results."),
-    radius: Optional[int] = typer.Option(None, "--radius", "-r", help="Largest Hamming radius to probe [default: the cheapest-to-probe maximum]."),
-    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank candidates by float cosine [default: when the index keeps features]."),
-    candidates: Optional[int] = typer.Option(None, "--candidates", help="Candidates to rerank [default: max(10k, 100)]."),
+    radius: Optional[int] = typer.Option(
+        None, "--radius", "-r", help="Largest Hamming radius to probe [default: the cheapest-to-probe maximum]."
+    ),
+    rerank: Optional[bool] = typer.Option(
+        None, "--rerank/--no-rerank", help="Rerank candidates by float cosine [default: when the index keeps features]."
+    ),
+    candidates: Optional[int] = typer.Option(
+        None, "--candidates", help="Candidates to rerank [default: max(10k, 100)]."
+    ),
     as_json: bool = JsonOut,
 ) -> None:
     """Search the index with a text: its bucket, then buckets 1, 2, ... bit flips away."""
@@ -196,7 +238,9 @@ def query(
     def body() -> None:
         idx = _open(index_dir)
         _check_k(k, radius)
-        hits = idx.search(text, k, radius=radius, rerank=idx.has_features if rerank is None else rerank, candidates=candidates)[0]
+        hits = idx.search(
+            text, k, radius=radius, rerank=idx.has_features if rerank is None else rerank, candidates=candidates
+        )[0]
         _emit([h.to_dict() for h in hits]) if as_json else _print_hits(hits)
 
     _run(body)
@@ -208,7 +252,9 @@ def similar(
     doc_id: str = typer.Argument(..., help="Id of a stored document.", show_default=False),
     k: int = typer.Option(10, "-k", help="Number of results."),
     radius: Optional[int] = typer.Option(None, "--radius", "-r", help="Largest Hamming radius to probe."),
-    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="Rerank by float cosine [default: when available]."),
+    rerank: Optional[bool] = typer.Option(
+        None, "--rerank/--no-rerank", help="Rerank by float cosine [default: when available]."
+    ),
     as_json: bool = JsonOut,
 ) -> None:
     """More like this: documents near a stored document's code (itself left out)."""
@@ -225,7 +271,9 @@ def similar(
 @app.command()
 def add(
     index_dir: Path = IndexArg,
-    source: Path = typer.Argument(..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False),
+    source: Path = typer.Argument(
+        ..., help="JSONL, CSV, folder of text files, or .npy/.npz vectors.", show_default=False
+    ),
     id_field: str = IdField,
     text_field: str = TextField,
     encoding: str = Encoding,
@@ -252,7 +300,17 @@ def add(
                 raise HashsearchError(f"{source}: no documents to add")
             n = idx.add(records, progress=not quiet)
         if as_json:
-            _emit({"added": n, "documents": len(idx), **({"skipped_empty": stats.skipped_empty, "skipped_invalid": stats.skipped_invalid} if stats else {})})
+            _emit(
+                {
+                    "added": n,
+                    "documents": len(idx),
+                    **(
+                        {"skipped_empty": stats.skipped_empty, "skipped_invalid": stats.skipped_invalid}
+                        if stats
+                        else {}
+                    ),
+                }
+            )
         else:
             if stats is not None:
                 _report_skips(stats, as_json)
@@ -272,7 +330,9 @@ def delete(
     def body() -> None:
         idx = _open(index_dir)
         n = idx.delete(ids)
-        _emit({"deleted": n, "documents": len(idx)}) if as_json else typer.echo(f"deleted {n} documents; {len(idx)} remain")
+        _emit({"deleted": n, "documents": len(idx)}) if as_json else typer.echo(
+            f"deleted {n} documents; {len(idx)} remain"
+        )
 
     _run(body)
 
@@ -331,7 +391,9 @@ def encode(
     _run(body)
 
 
-eval_app = typer.Typer(help="Measure code quality against baselines (LSH, PCA-sign, ITQ, sign, float cosine).", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Measure code quality against baselines (LSH, PCA-sign, ITQ, sign, float cosine).", no_args_is_help=True
+)
 app.add_typer(eval_app, name="eval")
 
 
@@ -363,14 +425,22 @@ def _train_opts(variant: str | None, epochs: int | None) -> Any:
 
 @eval_app.command("labeled")
 def eval_labeled(
-    data: Path = typer.Argument(..., help="Labeled split: .npz with train_emb/train_labels/test_emb/test_labels, or a VDSH .mat.", show_default=False),
+    data: Path = typer.Argument(
+        ...,
+        help="Labeled split: .npz with train_emb/train_labels/test_emb/test_labels, or a VDSH .mat.",
+        show_default=False,
+    ),
     bits: str = typer.Option("16,32,64,128", "--bits", help="Comma-separated code lengths."),
-    methods: str = typer.Option(",".join(("float", "sign", "lsh", "pca", "itq", "hashsearch")), "--methods", help="Comma-separated methods."),
+    methods: str = typer.Option(
+        ",".join(("float", "sign", "lsh", "pca", "itq", "hashsearch")), "--methods", help="Comma-separated methods."
+    ),
     seeds: int = typer.Option(1, "--seeds", help="Seeds per learned method (mean and spread reported)."),
     variant: Optional[str] = typer.Option(None, "--variant", help="Training objective of the hashsearch method."),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save a PNG of precision against bits and against radius."),
+    plot: Optional[Path] = typer.Option(
+        None, "--plot", help="Save a PNG of precision against bits and against radius."
+    ),
     as_json: bool = JsonOut,
 ) -> None:
     """Test documents query the train set; P@k by Hamming distance, ties broken by index."""
@@ -383,8 +453,18 @@ def eval_labeled(
         if bad:
             raise HashsearchError(f"unknown method {bad[0]!r} (choose from {', '.join(METHODS)})")
         d = load_labeled(data)
-        rows = evaluate_labeled(d, _parse_bits(bits), ms, _train_opts(variant, epochs), seeds=list(range(seeds)),
-                                log=None if as_json else lambda r: typer.echo(f"  {r['method']:<20} {r['bits']!s:>4} bits seed {r['seed']}: P@100 {100 * r['p@100']:.2f}", err=True))
+        rows = evaluate_labeled(
+            d,
+            _parse_bits(bits),
+            ms,
+            _train_opts(variant, epochs),
+            seeds=list(range(seeds)),
+            log=None
+            if as_json
+            else lambda r: typer.echo(
+                f"  {r['method']:<20} {r['bits']!s:>4} bits seed {r['seed']}: P@100 {100 * r['p@100']:.2f}", err=True
+            ),
+        )
         result = {"data": str(data), "rows": rows, "summary": summarize(rows)}
         if out:
             out.write_text(json.dumps(result, indent=2))
@@ -400,8 +480,12 @@ def eval_labeled(
 
 @eval_app.command("qrels")
 def eval_qrels(
-    data: Path = typer.Argument(..., help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or TREC folder.", show_default=False),
-    vectors: Optional[Path] = typer.Option(None, "--vectors", help=".npz with corpus_emb/corpus_ids/query_emb/query_ids (skips featurizing)."),
+    data: Path = typer.Argument(
+        ..., help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) or TREC folder.", show_default=False
+    ),
+    vectors: Optional[Path] = typer.Option(
+        None, "--vectors", help=".npz with corpus_emb/corpus_ids/query_emb/query_ids (skips featurizing)."
+    ),
     split: str = typer.Option("test", "--split", help="BEIR qrels split."),
     bits: str = typer.Option("64", "--bits", help="Comma-separated code lengths."),
     share: float = typer.Option(0.1, "--share", help="Share of the corpus taken as hash candidates for rerank."),
@@ -435,7 +519,10 @@ def eval_qrels(
             return
         typer.echo(f"{'method':<22}{'bits':>6}{'seed':>6}{'nDCG@10':>10}{'R@100':>8}{'scored':>9}")
         for r in rows:
-            typer.echo(f"{r['method']:<22}{r['bits']!s:>6}{r['seed']:>6}{100 * r['ndcg@10']:>10.2f}{100 * r['recall@100']:>8.2f}{100 * r['scored_share']:>8.1f}%")
+            typer.echo(
+                f"{r['method']:<22}{r['bits']!s:>6}{r['seed']:>6}{100 * r['ndcg@10']:>10.2f}"
+                f"{100 * r['recall@100']:>8.2f}{100 * r['scored_share']:>8.1f}%"
+            )
 
     _run(body)
 

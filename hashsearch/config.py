@@ -35,13 +35,13 @@ class TrainConfig:
 
     variant: Variant = Variant.NEIGHBOR
     hidden: tuple[int, ...] = (1024, 512)
-    epochs: int = 20
-    batch_size: int = 256
+    epochs: int = 40
+    batch_size: int = 512
     lr: float = 1e-3
     weight_decay: float = 1e-5
     seed: int = 0
     corruption: Corruption = Corruption.GAUSSIAN
-    noise: float = 0.1
+    noise: float = 0.3
     neighbors: int = 10
     temperature: float = 0.5
     recon_weight: float = 1.0
@@ -51,6 +51,8 @@ class TrainConfig:
     max_train_docs: int = 100_000
     min_steps: int = 300
     rounds: int = 1
+    hard_contrastive: bool = False
+    multi_positive: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

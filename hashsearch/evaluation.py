@@ -263,8 +263,12 @@ def _dense(x: Any) -> np.ndarray:
 
 
 def _baseline(method: str, bits: int, seed: int) -> Any:
-    return {"lsh": lambda: LSH(bits, seed), "pca": lambda: PCASign(bits), "itq": lambda: ITQ(bits, seed=seed),
-            "sign": lambda: SignQuantization()}[method]()
+    return {
+        "lsh": lambda: LSH(bits, seed),
+        "pca": lambda: PCASign(bits),
+        "itq": lambda: ITQ(bits, seed=seed),
+        "sign": lambda: SignQuantization(),
+    }[method]()
 
 
 def fit_codes(
@@ -332,7 +336,9 @@ def _cosine_topk(q: Any, db: Any, k: int) -> np.ndarray:
     return cosine_knn(_dense(q), _dense(db), k)
 
 
-def precision_by_radius(q_codes: np.ndarray, db_codes: np.ndarray, yq: np.ndarray, ydb: np.ndarray, radii: Sequence[int]) -> list[dict[str, float]]:
+def precision_by_radius(
+    q_codes: np.ndarray, db_codes: np.ndarray, yq: np.ndarray, ydb: np.ndarray, radii: Sequence[int]
+) -> list[dict[str, float]]:
     """Hash-lookup precision: share of the documents within radius r sharing the label (0 when none)."""
     out = []
     d = np.concatenate([bitcodes.hamming(q_codes[s : s + 512], db_codes) for s in range(0, len(q_codes), 512)])
@@ -341,7 +347,14 @@ def precision_by_radius(q_codes: np.ndarray, db_codes: np.ndarray, yq: np.ndarra
         within = d <= r
         cnt = within.sum(1)
         prec = np.where(cnt > 0, (within & same).sum(1) / np.maximum(cnt, 1), 0.0)
-        out.append({"radius": int(r), "precision": float(prec.mean()), "mean_retrieved": float(cnt.mean()), "empty_share": float((cnt == 0).mean())})
+        out.append(
+            {
+                "radius": int(r),
+                "precision": float(prec.mean()),
+                "mean_retrieved": float(cnt.mean()),
+                "empty_share": float((cnt == 0).mean()),
+            }
+        )
     return out
 
 
@@ -361,21 +374,33 @@ def evaluate_labeled(
     ref = _cosine_topk(data.x_test, data.x_train, kmax)
     rows: list[dict[str, Any]] = []
     if "float" in methods:
-        rows.append({"method": "float", "bits": None, "seed": 0,
-                     **{f"p@{k}": precision_at_k(ref, data.y_test, data.y_train, k) for k in ks}, "float_recall@100": 1.0})
+        rows.append(
+            {
+                "method": "float",
+                "bits": None,
+                "seed": 0,
+                **{f"p@{k}": precision_at_k(ref, data.y_test, data.y_train, k) for k in ks},
+                "float_recall@100": 1.0,
+            }
+        )
     for method in methods:
         if method == "float":
             continue
-        for b in ([None] if method == "sign" else bits):
-            for seed in (seeds if method not in ("pca", "sign") else seeds[:1]):
+        for b in [None] if method == "sign" else bits:
+            for seed in seeds if method not in ("pca", "sign") else seeds[:1]:
                 if method == "sign" and data.sparse:
                     continue
                 nb = b or data.x_train.shape[1] - data.x_train.shape[1] % 8
                 tr, (te,), secs = fit_codes(method, nb, data.x_train, [data.x_test], train, seed, bow=data.sparse)
                 nn = hamming_knn(te, tr, kmax)
-                row = {"method": method, "bits": nb, "seed": seed,
-                       **{f"p@{k}": precision_at_k(nn, data.y_test, data.y_train, k) for k in ks},
-                       "float_recall@100": recall_of(nn, ref, 100), "seconds": round(secs, 2)}
+                row = {
+                    "method": method,
+                    "bits": nb,
+                    "seed": seed,
+                    **{f"p@{k}": precision_at_k(nn, data.y_test, data.y_train, k) for k in ks},
+                    "float_recall@100": recall_of(nn, ref, 100),
+                    "seconds": round(secs, 2),
+                }
                 if method == "hashsearch":
                     row["by_radius"] = precision_by_radius(te, tr, data.y_test, data.y_train, radii)
                 rows.append(row)
@@ -389,8 +414,17 @@ def summarize(rows: list[dict[str, Any]], metric: str = "p@100") -> list[dict[st
     groups: dict[tuple[str, Any], list[float]] = {}
     for r in rows:
         groups.setdefault((r["method"], r["bits"]), []).append(r[metric])
-    return [{"method": m, "bits": b, "mean": float(np.mean(v)), "min": float(np.min(v)), "max": float(np.max(v)), "n": len(v)}
-            for (m, b), v in groups.items()]
+    return [
+        {
+            "method": m,
+            "bits": b,
+            "mean": float(np.mean(v)),
+            "min": float(np.min(v)),
+            "max": float(np.max(v)),
+            "n": len(v),
+        }
+        for (m, b), v in groups.items()
+    ]
 
 
 def rank_by_codes(q_codes: np.ndarray, db_codes: np.ndarray, k: int) -> np.ndarray:
@@ -419,16 +453,22 @@ def evaluate_qrels(
 
     def metrics(method: str, b: Any, seed: int, ranked: np.ndarray, scored: float) -> dict[str, Any]:
         lists = [list(ids[r]) for r in ranked]
-        row = {"method": method, "bits": b, "seed": seed, "ndcg@10": ndcg_at_k(lists, qrels, 10),
-               "recall@100": recall_at_k(lists, qrels, 100), "scored_share": scored}
+        row = {
+            "method": method,
+            "bits": b,
+            "seed": seed,
+            "ndcg@10": ndcg_at_k(lists, qrels, 10),
+            "recall@100": recall_at_k(lists, qrels, 100),
+            "scored_share": scored,
+        }
         if log:
             log(row)
         return row
 
     rows = [metrics("float", None, 0, cosine_knn(qn, dn, 100), 1.0)]
     for method in ("sign", "itq", "hashsearch"):
-        for b in ([None] if method == "sign" else bits):
-            for seed in (seeds if method == "hashsearch" else seeds[:1]):
+        for b in [None] if method == "sign" else bits:
+            for seed in seeds if method == "hashsearch" else seeds[:1]:
                 nb = b or doc_x.shape[1] - doc_x.shape[1] % 8
                 tr, (te,), _ = fit_codes(method, nb, doc_x, [query_x], train, seed, bow=False)
                 rows.append(metrics(method, nb, seed, hamming_knn(te, tr, 100), 0.0))

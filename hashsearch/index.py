@@ -128,7 +128,19 @@ class HashIndex:
         texts = [r.text for r in recs]
         fz.fit(texts)
         x = fz.transform(texts, progress=progress)
-        return cls._build(path, [r.id for r in recs], texts, [r.metadata for r in recs], x, fz, bits, train, keep_features, overwrite, progress)
+        return cls._build(
+            path,
+            [r.id for r in recs],
+            texts,
+            [r.metadata for r in recs],
+            x,
+            fz,
+            bits,
+            train,
+            keep_features,
+            overwrite,
+            progress,
+        )
 
     @classmethod
     def build_from_vectors(
@@ -144,8 +156,10 @@ class HashIndex:
         keep_features: bool = True,
         overwrite: bool = False,
         progress: bool = False,
+        model: Any = None,
     ) -> HashIndex:
-        """Index vectors the user already has (no featurizer: queries are vectors or stored ids)."""
+        """Index vectors the user already has (no featurizer: queries are vectors or stored ids).
+        ``model``: an already trained :class:`BinaryAutoencoder` to code them with (no training)."""
         check_bits(bits)
         path = Path(path)
         _check_target(path, overwrite)
@@ -157,7 +171,9 @@ class HashIndex:
         texts = list(texts) if texts is not None else [""] * len(ids)
         metadata = list(metadata) if metadata is not None else [{} for _ in ids]
         fz = VectorFeaturizer(vectors.shape[1])
-        return cls._build(path, list(ids), texts, metadata, vectors, fz, bits, train, keep_features, overwrite, progress)
+        return cls._build(
+            path, list(ids), texts, metadata, vectors, fz, bits, train, keep_features, overwrite, progress, model
+        )
 
     @classmethod
     def _build(
@@ -173,13 +189,17 @@ class HashIndex:
         keep_features: bool,
         overwrite: bool,
         progress: bool,
+        model: Any = None,
     ) -> HashIndex:
         from .train import train_autoencoder
 
         cfg = train or TrainConfig()
-        if x.shape[0] < 2:
-            raise HashsearchError("an index needs at least 2 documents to train its model")
-        model, _ = train_autoencoder(x, bits, cfg, bow=fz.sparse, progress=progress)
+        if model is None:
+            if x.shape[0] < 2:
+                raise HashsearchError("an index needs at least 2 documents to train its model")
+            model, _ = train_autoencoder(x, bits, cfg, bow=fz.sparse, progress=progress)
+        elif (model.bits, model.input_dim, model.hidden) != (bits, x.shape[1], cfg.hidden):
+            raise HashsearchError("the given model does not match bits, input dimension or hidden sizes")
         signs, latent = model.encode(x)
         codes = bitcodes.pack(signs)
         feats = cls._rerank_vectors(fz, x, latent) if keep_features else None
@@ -293,7 +313,13 @@ class HashIndex:
         return self.search_vectors(self.featurize(queries), k, radius=radius, rerank=rerank, candidates=candidates)
 
     def search_vectors(
-        self, vectors: Any, k: int = 10, *, radius: int | None = None, rerank: bool = False, candidates: int | None = None
+        self,
+        vectors: Any,
+        k: int = 10,
+        *,
+        radius: int | None = None,
+        rerank: bool = False,
+        candidates: int | None = None,
     ) -> list[list[Hit]]:
         """Search by feature vectors (rows), e.g. for an index built from vectors."""
         if not hasattr(vectors, "toarray"):
@@ -330,7 +356,10 @@ class HashIndex:
             found = [(s[:k], d[:k], 1.0 - d[:k] / self.bits) for s, d, _ in found]
         docs = self.store.docs(np.concatenate([s for s, _, _ in found]) if found else [])
         return [
-            [Hit(docs[int(s)].id, int(d), float(sc), docs[int(s)].text, docs[int(s)].metadata, int(s)) for s, d, sc in zip(*f)]
+            [
+                Hit(docs[int(s)].id, int(d), float(sc), docs[int(s)].text, docs[int(s)].metadata, int(s))
+                for s, d, sc in zip(*f)
+            ]
             for f in found
         ]
 
@@ -372,7 +401,9 @@ class HashIndex:
         """Rerank pool: enough to recover the float order, at most a small share of the corpus."""
         return max(10 * k, 100)
 
-    def _rerank(self, slots: np.ndarray, dists: np.ndarray, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _rerank(
+        self, slots: np.ndarray, dists: np.ndarray, q: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(slots) == 0:
             return slots, dists, np.empty(0, np.float32)
         scores = self._features.get(slots) @ np.asarray(q, dtype=np.float32)
@@ -380,7 +411,13 @@ class HashIndex:
         return slots[order], dists[order], scores[order]
 
     def similar(
-        self, doc_id: str, k: int = 10, *, radius: int | None = None, rerank: bool = False, candidates: int | None = None
+        self,
+        doc_id: str,
+        k: int = 10,
+        *,
+        radius: int | None = None,
+        rerank: bool = False,
+        candidates: int | None = None,
     ) -> list[Hit]:
         """More like a stored document (the document itself left out)."""
         found = self.store.code_of(doc_id)
@@ -389,8 +426,13 @@ class HashIndex:
         slot, code = found
         rv = self._features.get(np.array([slot])) if (rerank and self.has_features) else None
         return self.search_codes(
-            np.frombuffer(code, dtype=np.uint8)[None, :], k, radius=radius, rerank=rerank, candidates=candidates,
-            rerank_vectors=rv, exclude=[slot],
+            np.frombuffer(code, dtype=np.uint8)[None, :],
+            k,
+            radius=radius,
+            rerank=rerank,
+            candidates=candidates,
+            rerank_vectors=rv,
+            exclude=[slot],
         )[0]
 
     # -- writes ------------------------------------------------------------------------------------
@@ -414,7 +456,10 @@ class HashIndex:
         return self._add([r.id for r in recs], [r.text for r in recs], [r.metadata for r in recs], x, recs)
 
     def add_vectors(
-        self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str] | None = None,
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        texts: Sequence[str] | None = None,
         metadata: Sequence[dict[str, Any]] | None = None,
     ) -> int:
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))

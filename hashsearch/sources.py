@@ -194,7 +194,9 @@ class Reader:
     def _folder(self) -> Iterator[Record | None]:
         o = self.options
         files = sorted(
-            p for p in self.path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(self.path).parts)
+            p
+            for p in self.path.rglob("*")
+            if p.is_file() and not any(s.startswith(".") for s in p.relative_to(self.path).parts)
         )
         for p in files:
             rel = p.relative_to(self.path)
@@ -212,7 +214,9 @@ class Reader:
             yield self._make(p, None, rel.as_posix(), text, meta)
 
 
-def read_vectors(path: str | Path, ids_key: str = "ids", vectors_key: str | None = None) -> tuple[list[str], np.ndarray]:
+def read_vectors(
+    path: str | Path, ids_key: str = "ids", vectors_key: str | None = None
+) -> tuple[list[str], np.ndarray]:
     """Vectors from ``.npy`` (ids are row numbers) or ``.npz`` (``ids`` plus one float array)."""
     path = Path(path)
     try:
@@ -231,7 +235,9 @@ def read_vectors(path: str | Path, ids_key: str = "ids", vectors_key: str | None
         if vectors_key is None:
             floats = [k for k in keys if k != ids_key and np.issubdtype(data[k].dtype, np.floating)]
             if len(floats) != 1:
-                raise InputError(path, f"expected one float array beside {ids_key!r}, found {keys}; name it with --vectors-key")
+                raise InputError(
+                    path, f"expected one float array beside {ids_key!r}, found {keys}; name it with --vectors-key"
+                )
             vectors_key = floats[0]
         if vectors_key not in keys:
             raise InputError(path, f"no array {vectors_key!r} (arrays: {keys})")

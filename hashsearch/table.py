@@ -74,14 +74,15 @@ class BucketTable:
 
     def lookup(self, probe_keys: np.ndarray) -> np.ndarray:
         """Positions of every document whose key is in ``probe_keys`` (unordered)."""
-        lo = np.searchsorted(self._keys, probe_keys, side="left")
-        hi = np.searchsorted(self._keys, probe_keys, side="right")
-        cnt = hi - lo
-        hit = cnt > 0
-        lo, cnt = lo[hit], cnt[hit]
-        total = int(cnt.sum())
-        if total == 0:
+        keys = self._keys
+        lo = np.searchsorted(keys, probe_keys, side="left")
+        lo_c = np.minimum(lo, len(keys) - 1)
+        hit = (lo < len(keys)) & (keys[lo_c] == probe_keys)  # most probes miss: one search for them
+        if not hit.any():
             return np.empty(0, dtype=np.int64)
+        lo = lo[hit]
+        cnt = np.searchsorted(keys, probe_keys[hit], side="right") - lo
+        total = int(cnt.sum())
         starts = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt)
         return self._positions[starts + np.arange(total)].astype(np.int64)
 

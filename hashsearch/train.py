@@ -86,6 +86,28 @@ def _balance_loss(u: torch.Tensor) -> torch.Tensor:
     return (mean**2).mean() + (off**2).sum() / (u.shape[1] * max(1, u.shape[1] - 1))
 
 
+def _adjacency(neighbors: np.ndarray) -> object:
+    """Symmetric kNN graph with self-loops, as a sparse matrix (rows: documents)."""
+    import scipy.sparse as sp
+
+    n, k = neighbors.shape
+    a = sp.csr_matrix((np.ones(n * k, np.float32), neighbors.ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    return (a + a.T + sp.identity(n, format="csr")).tocsr()
+
+
+def _multi_positive_nce(u: torch.Tensor, positives: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE where every graph neighbour present in the batch counts as a positive, not a negative."""
+    u = F.normalize(u, dim=1)
+    logits = u @ u.T / temperature
+    eye = torch.eye(len(u), dtype=torch.bool)
+    logits = logits.masked_fill(eye, float("-inf"))
+    pos = positives & ~eye
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    pos_lp = torch.logsumexp(log_prob.masked_fill(~pos, float("-inf")), dim=1)
+    has = pos.any(1)
+    return -(pos_lp[has]).mean()
+
+
 def _info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     a, b = F.normalize(a, dim=1), F.normalize(b, dim=1)
     logits = a @ b.T / temperature
@@ -121,6 +143,7 @@ def _train_round(
 ) -> float:
     """One optimisation run (AdamW, cosine schedule) over ``epochs``; returns the last epoch's loss."""
     n = x.shape[0]  # type: ignore[attr-defined]
+    adjacency = _adjacency(neighbors) if (neighbors is not None and cfg.multi_positive) else None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, n // bs)
     total = epochs * steps_per_epoch
@@ -153,7 +176,16 @@ def _train_round(
             if neighbors is not None and cfg.contrastive_weight > 0:
                 pos = neighbors[idx, rng.integers(0, neighbors.shape[1], len(idx))]
                 zp = model.logits(corrupt(rows_of(pos), cfg.corruption, cfg.noise, gen))
-                loss = loss + cfg.contrastive_weight * _info_nce(u, torch.tanh(zp), cfg.temperature)
+                if cfg.hard_contrastive:  # compare the binary codes themselves (straight-through)
+                    pair = (b, model.binarize(zp))
+                else:
+                    pair = (u, torch.tanh(zp))
+                if adjacency is not None:
+                    both = np.concatenate([idx, pos])
+                    mask = torch.as_tensor(adjacency[both][:, both].toarray() > 0)
+                    loss = loss + cfg.contrastive_weight * _multi_positive_nce(torch.cat(pair), mask, cfg.temperature)
+                else:
+                    loss = loss + cfg.contrastive_weight * _info_nce(*pair, cfg.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

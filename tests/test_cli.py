@@ -62,7 +62,9 @@ def test_index_query_info_json(tmp_path, corpus):
 
 
 def test_add_then_delete(built, tmp_path):
-    new = write_jsonl(tmp_path / "new.jsonl", [{"id": "x1", "text": "rocket moon orbit"}, {"id": "x2", "text": "pasta garlic"}])
+    new = write_jsonl(
+        tmp_path / "new.jsonl", [{"id": "x1", "text": "rocket moon orbit"}, {"id": "x2", "text": "pasta garlic"}]
+    )
     r = run("add", built, new, "--json", "-q")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"added": 2, "documents": 162, "skipped_empty": 0, "skipped_invalid": 0}
@@ -76,7 +78,10 @@ def test_add_then_delete(built, tmp_path):
         (b'{"id": "n1", "text": "ok"}\n{"id": "n2", "text": \n', "new.jsonl:2: invalid JSON"),
         (b'{"id": "n1", "text": "ok"}\n{"id": "n2", "body": "x"}\n', "new.jsonl:2: missing text field 'text'"),
         (b'{"id": "n1", "text": "ok"}\n{"id": "n1", "text": "x"}\n', "new.jsonl:2: duplicate id 'n1'"),
-        (b'{"id": "n1", "text": "ok"}\n{"id": "space-1", "text": "x"}\n', "new.jsonl:2: id 'space-1' is already in the index"),
+        (
+            b'{"id": "n1", "text": "ok"}\n{"id": "space-1", "text": "x"}\n',
+            "new.jsonl:2: id 'space-1' is already in the index",
+        ),
         (b'{"id": "n1", "text": "ok"}\n{"id": "n2", "text": "caf\xe9"}\n', "new.jsonl:2: cannot decode as utf-8"),
         (b'{"id": "n1", "text": "   "}\n', "no documents to add"),
     ],
@@ -131,8 +136,25 @@ def test_index_folder_with_labels_and_vectors(tmp_path):
     r = run("query", tmp_path / "f", "stock market bank", "-k", "3", "--json")
     assert json.loads(r.stdout)[0]["metadata"]["label"] == "finance"
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "v.npz", ids=np.array([f"r{i}" for i in range(60)]), vectors=rng.standard_normal((60, 8)).astype(np.float32))
-    r = run("index", tmp_path / "v.npz", "--index", tmp_path / "v", "--bits", "8", "--epochs", "2", "--hidden", "16,16", "-q", "--json")
+    np.savez(
+        tmp_path / "v.npz",
+        ids=np.array([f"r{i}" for i in range(60)]),
+        vectors=rng.standard_normal((60, 8)).astype(np.float32),
+    )
+    r = run(
+        "index",
+        tmp_path / "v.npz",
+        "--index",
+        tmp_path / "v",
+        "--bits",
+        "8",
+        "--epochs",
+        "2",
+        "--hidden",
+        "16,16",
+        "-q",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     r = run("similar", tmp_path / "v", "r5", "-k", "3", "--json")
     assert r.exit_code == 0 and len(json.loads(r.stdout)) == 3
@@ -141,8 +163,11 @@ def test_index_folder_with_labels_and_vectors(tmp_path):
 
 
 def test_help_imports_nothing_heavy():
-    code = "import sys, hashsearch.cli; print(sorted(m for m in ('torch', 'faiss', 'sentence_transformers', 'transformers', 'sklearn') if m in sys.modules))"
+    heavy = "('torch', 'faiss', 'sentence_transformers', 'transformers', 'sklearn')"
+    code = f"import sys, hashsearch.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
-    r = subprocess.run([sys.executable, "-m", "hashsearch.cli", "--help"], capture_output=True, text=True, env=os.environ)
+    r = subprocess.run(
+        [sys.executable, "-m", "hashsearch.cli", "--help"], capture_output=True, text=True, env=os.environ
+    )
     assert r.returncode == 0 and "index" in r.stdout and "query" in r.stdout

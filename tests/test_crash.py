@@ -74,8 +74,11 @@ def test_sigkill_cli_add_at_random_moments(tmp_path, tfidf_index_dir):
     ids0, n0, _ = state(d)
     outcomes = set()
     for delay in (0.2, 0.6, 1.0, 1.5, 2.5):
-        p = subprocess.Popen([sys.executable, "-m", "hashsearch.cli", "add", str(d), str(src), "-q"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "hashsearch.cli", "add", str(d), str(src), "-q"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
         p.wait()

@@ -66,8 +66,23 @@ def test_itq_rotation_is_orthogonal_and_beats_lsh_on_clusters():
 def test_eval_labeled_cli_json(tmp_path):
     x, y = clustered(500, dim=16, clusters=5, seed=1)
     np.savez(tmp_path / "d.npz", train_emb=x[:400], train_labels=y[:400], test_emb=x[400:], test_labels=y[400:])
-    r = CliRunner().invoke(app, ["eval", "labeled", str(tmp_path / "d.npz"), "--bits", "8,16", "--epochs", "2",
-                                 "--methods", "float,lsh,itq,hashsearch", "--json", "--plot", str(tmp_path / "p.png")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "labeled",
+            str(tmp_path / "d.npz"),
+            "--bits",
+            "8,16",
+            "--epochs",
+            "2",
+            "--methods",
+            "float,lsh,itq,hashsearch",
+            "--json",
+            "--plot",
+            str(tmp_path / "p.png"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     methods = {(row["method"], row["bits"]) for row in out["rows"]}
@@ -77,7 +92,9 @@ def test_eval_labeled_cli_json(tmp_path):
     assert (tmp_path / "p.png").stat().st_size > 1000
 
 
-@pytest.mark.skipif(not (SHARED / "ng20-minilm.npz").exists(), reason="needs ../shared/data/ng20-minilm.npz (absent in a user's clone)")
+@pytest.mark.skipif(
+    not (SHARED / "ng20-minilm.npz").exists(), reason="needs ../shared/data/ng20-minilm.npz (absent in a user's clone)"
+)
 def test_ng20_minilm_baselines_match_the_published_figures():
     from hashsearch.evaluation import evaluate_labeled, load_labeled
 

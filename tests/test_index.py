@@ -21,7 +21,8 @@ def vec_index(tmp_path_factory):
     x[:5] = x[5]  # duplicates
     ids = [f"v{i}" for i in range(len(x))]
     d = tmp_path_factory.mktemp("v") / "idx"
-    idx = HashIndex.build_from_vectors(d, ids, x, bits=16, train=TRAIN, metadata=[{"label": int(l)} for l in labels])
+    meta = [{"label": int(lab)} for lab in labels]
+    idx = HashIndex.build_from_vectors(d, ids, x, bits=16, train=TRAIN, metadata=meta)
     return idx, x, labels
 
 
@@ -155,7 +156,9 @@ def test_build_refuses_to_clobber_and_overwrite_replaces(vec_index, tmp_path):
     with pytest.raises(HashsearchError, match="already exists"):
         HashIndex.build_from_vectors(tmp_path / "w", ["a", "b"], x[:2], bits=8, train=TRAIN)
     assert len(HashIndex.load(tmp_path / "w")) == 400
-    HashIndex.build_from_vectors(tmp_path / "w", [str(i) for i in range(50)], x[:50], bits=8, train=TRAIN, overwrite=True)
+    HashIndex.build_from_vectors(
+        tmp_path / "w", [str(i) for i in range(50)], x[:50], bits=8, train=TRAIN, overwrite=True
+    )
     assert len(HashIndex.load(tmp_path / "w")) == 50
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

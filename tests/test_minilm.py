@@ -29,7 +29,9 @@ def test_defaults_give_non_degenerate_codes(stdlib_index):
 
 
 def test_queries_find_the_right_modules(stdlib_index):
-    hits = stdlib_index.search(["read and write compressed archive files", "parse command line options"], k=5, rerank=True)
+    hits = stdlib_index.search(
+        ["read and write compressed archive files", "parse command line options"], k=5, rerank=True
+    )
     assert {h.metadata["label"] for h in hits[0]} & {"tarfile", "gzip", "zipfile", "bz2", "lzma", "shutil"}
     assert {h.metadata["label"] for h in hits[1]} & {"argparse", "optparse", "getopt", "cmd"}
 

@@ -62,7 +62,10 @@ def test_csv(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text('id,text,label\n1,"hello, world",greet\n2,second doc,x\n')
     recs, _ = read(p)
-    assert [(r.id, r.text, r.metadata) for r in recs] == [("1", "hello, world", {"label": "greet"}), ("2", "second doc", {"label": "x"})]
+    assert [(r.id, r.text, r.metadata) for r in recs] == [
+        ("1", "hello, world", {"label": "greet"}),
+        ("2", "second doc", {"label": "x"}),
+    ]
     bad = tmp_path / "d.csv"
     bad.write_text("id,body\n1,x\n")
     with pytest.raises(InputError, match=r"d.csv:1: no column 'text'"):

@@ -43,7 +43,9 @@ def test_probe_equals_brute_force_within_radius(bits):
     n = 600
     codes = random_codes(n, bits, seed=bits)
     table = BucketTable(bits, codes)
-    queries = np.concatenate([codes[:5], codes[n // 10 : n // 10 + 2], random_codes(8, bits, seed=99), np.zeros((1, bits // 8), np.uint8)])
+    queries = np.concatenate(
+        [codes[:5], codes[n // 10 : n // 10 + 2], random_codes(8, bits, seed=99), np.zeros((1, bits // 8), np.uint8)]
+    )
     for radius in range(0, min(3, max_probe_radius(bits, n)) + 1):
         for q in queries:
             got = table.probe(q, radius, need=n + 1)  # never satisfied: probes the whole ball
