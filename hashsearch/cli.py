@@ -186,12 +186,13 @@ def index(
                 progress=not quiet,
             )
         else:
-            records, stats = _read(source, id_field, text_field, encoding, folder_labels, skip_invalid)
-            if not records:
-                raise HashsearchError(f"{source}: no documents to index")
+            from .sources import Reader, SourceOptions
+
+            reader = Reader(source, SourceOptions(id_field, text_field, encoding, folder_labels, skip_invalid))
+            stats = reader.stats
             idx = HashIndex.build(
                 target,
-                records,
+                reader,
                 bits=bits,
                 featurizer=featurizer,
                 train=train,

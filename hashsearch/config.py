@@ -48,11 +48,13 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     balance_weight: float = 0.1
     kl_weight: float = 0.01
-    max_train_docs: int = 100_000
+    max_train_docs: int = 50_000  # larger corpora train on a sample, then code everything
     min_steps: int = 300
+    max_steps: int = 2_000
     rounds: int = 1
     hard_contrastive: bool = False
     multi_positive: bool = False
+    mix_positive: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

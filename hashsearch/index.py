@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import codes as bitcodes
 from .binary_index import BinaryIndex
@@ -117,30 +118,53 @@ class HashIndex:
         overwrite: bool = False,
         progress: bool = False,
     ) -> HashIndex:
-        """Featurize ``records``, train the autoencoder, code every document and write the index."""
+        """Featurize ``records``, train the autoencoder, code every document and write the index.
+
+        Records are streamed: texts go to the store chunk by chunk as they are featurized, so
+        memory grows with the features kept, not with the text (TF-IDF, which needs its
+        vocabulary first, holds the texts). Nothing is visible at ``path`` until it is complete.
+        """
         check_bits(bits)
         path = Path(path)
         _check_target(path, overwrite)
-        recs = list(records)
-        if not recs:
-            raise HashsearchError("no documents to index")
         fz = make_featurizer(featurizer) if isinstance(featurizer, str) else featurizer
-        texts = [r.text for r in recs]
-        fz.fit(texts)
-        x = fz.transform(texts, progress=progress)
-        return cls._build(
-            path,
-            [r.id for r in recs],
-            texts,
-            [r.metadata for r in recs],
-            x,
-            fz,
-            bits,
-            train,
-            keep_features,
-            overwrite,
-            progress,
-        )
+        if fz.sparse:
+            recs = list(records)
+            fz.fit([r.text for r in recs])
+            records = recs
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(desc="featurizing", unit="doc", total=len(records) if isinstance(records, list) else None)
+        tmp = _temp_dir(path, "building")
+        try:
+            store = Store(tmp, create=True)
+            chunks: list[Any] = []
+            for batch in _batched(records, STREAM_CHUNK):
+                x = fz.transform([r.text for r in batch])
+                store.add(
+                    [r.id for r in batch],
+                    [r.text for r in batch],
+                    [r.metadata for r in batch],
+                    _zero_codes(len(batch), bits),
+                    None,
+                )
+                chunks.append(x)
+                if bar is not None:
+                    bar.update(len(batch))
+            if bar is not None:
+                bar.close()
+            if not chunks:
+                raise HashsearchError("no documents to index")
+            x_all = sp.vstack(chunks).tocsr() if fz.sparse else np.concatenate(chunks)
+            del chunks
+            cls._finish(tmp, store, x_all, fz, bits, train, keep_features, progress, None)
+            _install(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls.load(path)
 
     @classmethod
     def build_from_vectors(
@@ -191,6 +215,33 @@ class HashIndex:
         progress: bool,
         model: Any = None,
     ) -> HashIndex:
+        tmp = _temp_dir(path, "building")
+        try:
+            store = Store(tmp, create=True)
+            for s in range(0, len(ids), STREAM_CHUNK):
+                e = s + STREAM_CHUNK
+                store.add(ids[s:e], texts[s:e], metadata[s:e], _zero_codes(len(ids[s:e]), bits), None)
+            cls._finish(tmp, store, x, fz, bits, train, keep_features, progress, model)
+            _install(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls.load(path)
+
+    @classmethod
+    def _finish(
+        cls,
+        tmp: Path,
+        store: Store,
+        x: Any,
+        fz: Featurizer,
+        bits: int,
+        train: TrainConfig | None,
+        keep_features: bool,
+        progress: bool,
+        model: Any,
+    ) -> None:
+        """Train (unless given a model), code every stored document, write config, model and features."""
         from .train import train_autoencoder
 
         cfg = train or TrainConfig()
@@ -201,24 +252,15 @@ class HashIndex:
         elif (model.bits, model.input_dim, model.hidden) != (bits, x.shape[1], cfg.hidden):
             raise HashsearchError("the given model does not match bits, input dimension or hidden sizes")
         signs, latent = model.encode(x)
-        codes = bitcodes.pack(signs)
-        feats = cls._rerank_vectors(fz, x, latent) if keep_features else None
-        config = IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(x.shape[1]), train=cfg)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.building-", dir=path.parent))
-        try:
-            config.save(tmp / CONFIG_FILE)
-            model.save(tmp)
-            fz.save(tmp)
-            store = Store(tmp, create=True)
-            store.add(ids, texts, metadata, codes, feats)
-            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            store.close()
-            _install(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return cls.load(path)
+        slots = np.arange(x.shape[0], dtype=np.int64)
+        store.set_codes(slots, bitcodes.pack(signs))
+        if keep_features:
+            store.add_features(0, cls._rerank_vectors(fz, x, latent))
+        IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(x.shape[1]), train=cfg).save(tmp / CONFIG_FILE)
+        model.save(tmp)
+        fz.save(tmp)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
 
     @classmethod
     def load(cls, path: str | Path) -> HashIndex:
@@ -507,8 +549,7 @@ class HashIndex:
         """Write a consistent copy of this index to ``path`` (SQLite online backup + files)."""
         path = Path(path)
         _check_target(path, overwrite)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.saving-", dir=path.parent))
+        tmp = _temp_dir(path, "saving")
         try:
             for p in self.path.iterdir():
                 if p.is_file() and not p.name.startswith(STORE_FILE) and p.name != LOCK_FILE:
@@ -555,6 +596,29 @@ class HashIndex:
     @property
     def is_vector_index(self) -> bool:
         return self.config.featurizer.get("kind") == VECTORS
+
+
+STREAM_CHUNK = 4096
+
+
+def _batched(items: Iterable[Record], n: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for it in items:
+        batch.append(it)
+        if len(batch) == n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _zero_codes(n: int, bits: int) -> np.ndarray:
+    return np.zeros((n, bits // 8), dtype=np.uint8)
+
+
+def _temp_dir(path: Path, what: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.{what}-", dir=path.parent))
 
 
 def _check_target(path: Path, overwrite: bool) -> None:

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from .errors import HashsearchError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     slot INTEGER PRIMARY KEY,
@@ -30,6 +32,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feature_chunks (start INTEGER PRIMARY KEY, stop INTEGER NOT NULL, file TEXT NOT NULL);
 """
 INSERT_DOC = "INSERT INTO docs (slot, id, text, metadata, code) VALUES (?, ?, ?, ?, ?)"
+UPDATE_CODE = "UPDATE docs SET code = ? WHERE slot = ?"
 INSERT_CHUNK = "INSERT INTO feature_chunks (start, stop, file) VALUES (?, ?, ?)"
 SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 BUMP_GENERATION = (
@@ -157,7 +160,10 @@ class Store:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            c.executemany(INSERT_DOC, rows)
+            try:
+                c.executemany(INSERT_DOC, rows)
+            except sqlite3.IntegrityError as e:
+                raise HashsearchError(f"duplicate document id ({e})") from None
             if chunk is not None:
                 c.execute(INSERT_CHUNK, (start, start + len(ids), chunk))
             c.execute(SET_META, ("next_slot", str(start + len(ids))))
@@ -167,6 +173,27 @@ class Store:
             c.execute("ROLLBACK")
             raise
         return slots
+
+    def set_codes(self, slots: np.ndarray, codes: np.ndarray) -> None:
+        """Replace the codes of existing documents (used while building, before the index is live)."""
+        rows = ((bytes(c), int(s)) for s, c in zip(slots, np.asarray(codes, dtype=np.uint8)))
+        self._transaction(lambda c: c.executemany(UPDATE_CODE, rows))
+
+    def add_features(self, start: int, features: np.ndarray) -> None:
+        """Write and list a feature chunk for slots [start, start + len(features))."""
+        name = self.write_features(start, features)
+        self._transaction(lambda c: c.execute(INSERT_CHUNK, (start, start + len(features), name)))
+
+    def _transaction(self, body: Any) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            body(c)
+            c.execute(BUMP_GENERATION)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     def delete(self, slots: Sequence[int]) -> None:
         c = self.conn

@@ -175,7 +175,11 @@ def _train_round(
                 loss = loss + cfg.kl_weight * kl
             if neighbors is not None and cfg.contrastive_weight > 0:
                 pos = neighbors[idx, rng.integers(0, neighbors.shape[1], len(idx))]
-                zp = model.logits(corrupt(rows_of(pos), cfg.corruption, cfg.noise, gen))
+                xp = rows_of(pos)
+                if cfg.mix_positive > 0:  # a point between the anchor and its neighbour: smoother codes
+                    lam = 1 - cfg.mix_positive * torch.rand((len(idx), 1), generator=gen)
+                    xp = lam * xp + (1 - lam) * xb
+                zp = model.logits(corrupt(xp, cfg.corruption, cfg.noise, gen))
                 if cfg.hard_contrastive:  # compare the binary codes themselves (straight-through)
                     pair = (b, model.binarize(zp))
                 else:
@@ -233,6 +237,8 @@ def train_autoencoder(
     steps_per_epoch = max(1, n // bs)
     # small corpora get at least min_steps updates: a 40-document index still trains properly
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch))
+    # large corpora: the sample is big enough that fewer passes over it suffice
+    epochs = max(1, min(epochs, math.ceil(cfg.max_steps / steps_per_epoch)))
     rounds = cfg.rounds if neighbors is not None else 1
     bar = None
     if progress:
