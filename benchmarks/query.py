@@ -93,13 +93,18 @@ def main() -> None:
     cli = []
     for q in queries[:5]:
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "hashsearch.cli", "query", str(work / "idx"), q, "--json"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "hashsearch.cli", "query", str(work / "idx"), q, "--json"],
+            check=True,
+            capture_output=True,
+        )
         cli.append(time.perf_counter() - t)
     rows.append(("CLI query (new process)", cli))
 
-    print(f"\nfeaturizer on {len(half)} docs: plain model.encode {len(half) / t_raw:.1f} docs/s; "
-          f"hashsearch {len(half) / t_ours:.1f} docs/s; overhead {100 * (t_ours / t_raw - 1):+.1f}%")
+    print(
+        f"\nfeaturizer on {len(half)} docs: plain model.encode {len(half) / t_raw:.1f} docs/s; "
+        f"hashsearch {len(half) / t_ours:.1f} docs/s; overhead {100 * (t_ours / t_raw - 1):+.1f}%"
+    )
     print(f"\n{'query path':<28}{'p50 ms':>10}{'p99 ms':>10}")
     for name, ts in rows:
         print(f"{name:<28}{pct(ts, 50):>10.2f}{pct(ts, 99):>10.2f}")

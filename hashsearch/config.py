@@ -55,6 +55,7 @@ class TrainConfig:
     hard_contrastive: bool = False
     multi_positive: bool = False
     mix_positive: float = 0.0
+    distill_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -169,6 +169,10 @@ def _train_round(
             u = torch.tanh(z)
             if cfg.balance_weight > 0:
                 loss = loss + cfg.balance_weight * _balance_loss(u)
+            if cfg.distill_weight > 0:  # keep the float geometry: code cosines follow feature cosines
+                un = F.normalize(u, dim=1)
+                xn = F.normalize(model.standardize(xb), dim=1)
+                loss = loss + cfg.distill_weight * F.mse_loss(un @ un.T, xn @ xn.T)
             if stochastic and cfg.kl_weight > 0:
                 p = torch.sigmoid(z).clamp(1e-6, 1 - 1e-6)
                 kl = (p * torch.log(2 * p) + (1 - p) * torch.log(2 * (1 - p))).sum(1).mean()
