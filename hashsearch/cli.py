@@ -582,6 +582,50 @@ def _plot_labeled(rows: list[dict[str, Any]], path: Path, name: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+@app.command()
+def export(
+    index_dir: Path = IndexArg,
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (jsonl, parquet) or folder (npy)."),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl, npy or parquet."),
+    as_json: bool = JsonOut,
+) -> None:
+    """Write id, code (hex, int64, packed bytes) and metadata of every document, for other backends."""
+
+    def body() -> None:
+        from .export import export_codes
+
+        n = export_codes(_open(index_dir), out, fmt)
+        _emit({"exported": n, "out": str(out), "format": fmt}) if as_json else typer.echo(
+            f"exported {n} codes to {out} ({fmt})"
+        )
+
+    _run(body)
+
+
+@app.command()
+def serve(
+    index_dir: Path = IndexArg,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    port: int = typer.Option(8000, "--port", help="Port."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", envvar="HASHSEARCH_API_KEY", help="Key for write endpoints (required beyond loopback)."
+    ),
+) -> None:
+    """Serve the index over HTTP (FastAPI; OpenAPI docs at /docs). The model stays loaded."""
+
+    def body() -> None:
+        from .server import create_app, is_loopback
+
+        app_ = create_app(index_dir, api_key=api_key, require_key=not is_loopback(host))
+        try:
+            import uvicorn
+        except ImportError:
+            raise HashsearchError("serving needs uvicorn: pip install 'hashsearch[serve]'") from None
+        uvicorn.run(app_, host=host, port=port, log_level="info")
+
+    _run(body)
+
+
 def _check_k(k: int, radius: int | None) -> None:
     if k < 1 or k > 10_000:
         raise HashsearchError("k must be between 1 and 10000")

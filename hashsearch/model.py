@@ -12,6 +12,17 @@ from torch import nn
 MODEL_FILE = "model.safetensors"
 
 
+def as_tensor(x: object) -> torch.Tensor:
+    """Rows as a torch tensor: scipy sparse rows become a sparse COO tensor, the rest dense float32."""
+    if hasattr(x, "tocoo"):
+        c = x.tocoo()  # type: ignore[union-attr]
+        idx = torch.as_tensor(np.vstack([c.row, c.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(
+            idx, torch.as_tensor(c.data, dtype=torch.float32), c.shape, check_invariants=False
+        ).coalesce()
+    return torch.as_tensor(np.asarray(x, dtype=np.float32))
+
+
 def as_dense(x: object) -> np.ndarray:
     """Rows as a dense float32 array (scipy sparse rows are densified)."""
     if hasattr(x, "toarray"):
@@ -55,9 +66,17 @@ class BinaryAutoencoder(nn.Module):
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.scale
 
+    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Bottleneck before normalisation. Sparse (bag-of-words) input multiplies sparsely."""
+        if x.is_sparse:
+            first = self.encoder[0]
+            h = torch.sparse.mm(x, first.weight.T) + first.bias
+            return self.head(self.encoder[1:](h))
+        return self.head(self.encoder(self.standardize(x)))
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Bottleneck pre-activations: the code is their sign."""
-        return self.norm(self.head(self.encoder(self.standardize(x))))
+        """Bottleneck pre-activations, normalised: the code is their sign."""
+        return self.norm(self.pre_activations(x))
 
     def binarize(self, z: torch.Tensor, stochastic: bool = False) -> torch.Tensor:
         if stochastic and self.training:
@@ -79,7 +98,7 @@ class BinaryAutoencoder(nn.Module):
         self.eval()
         signs, latents = [], []
         for s in range(0, x.shape[0], batch_size):
-            z = self.logits(torch.as_tensor(as_dense(x[s : s + batch_size])))
+            z = self.logits(as_tensor(x[s : s + batch_size]))
             signs.append((z > 0).numpy())
             latents.append(torch.tanh(z).numpy())
         if not signs:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import Corruption, TrainConfig, Variant
-from .model import BinaryAutoencoder, as_dense
+from .model import BinaryAutoencoder, as_dense, as_tensor
 
 
 @dataclass
@@ -60,6 +60,13 @@ def corrupt(x: torch.Tensor, kind: Corruption, level: float, gen: torch.Generato
     """Denoising corruption of standardised-scale inputs."""
     if level <= 0:
         return x
+    if x.is_sparse:  # bag of words: corrupt the words that are there
+        v = x.values()
+        if kind == Corruption.GAUSSIAN:
+            v = v + level * v.std() * torch.randn(v.shape, generator=gen)
+        else:  # mask and salt-and-pepper both drop words
+            v = v * (torch.rand(v.shape, generator=gen) >= level)
+        return torch.sparse_coo_tensor(x.indices(), v, x.shape, check_invariants=False).coalesce()
     if kind == Corruption.GAUSSIAN:
         return x + level * x.std() * torch.randn(x.shape, generator=gen)
     keep = torch.rand(x.shape, generator=gen) >= level
@@ -122,8 +129,7 @@ def calibrate(model: BinaryAutoencoder, x: np.ndarray | object, batch_size: int 
     model.eval()
     pre = []
     for s in range(0, x.shape[0], batch_size):  # type: ignore[attr-defined]
-        xb = torch.as_tensor(as_dense(x[s : s + batch_size]))  # type: ignore[index]
-        pre.append(model.head(model.encoder(model.standardize(xb))))
+        pre.append(model.pre_activations(as_tensor(x[s : s + batch_size])))  # type: ignore[index]
     h = torch.cat(pre)
     model.norm.running_mean.copy_(h.median(0).values)
     model.norm.running_var.copy_(h.var(0).clamp_min(1e-8))
@@ -152,7 +158,10 @@ def _train_round(
     noisy = cfg.variant in (Variant.DENOISING, Variant.NEIGHBOR)
 
     def rows_of(idx: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(as_dense(x[idx]))  # type: ignore[index]
+        return as_tensor(x[idx])  # type: ignore[index]
+
+    def dense(t: torch.Tensor) -> torch.Tensor:
+        return t.to_dense() if t.is_sparse else t
 
     last = float("nan")
     model.train()
@@ -165,13 +174,15 @@ def _train_round(
             xin = corrupt(xb, cfg.corruption, cfg.noise, gen) if noisy else xb
             z = model.logits(xin)
             b = model.binarize(z, stochastic=stochastic)
-            loss = cfg.recon_weight * _recon_loss(model, model.decode(b), xb)
+            loss = torch.zeros(())
+            if cfg.recon_weight > 0:
+                loss = loss + cfg.recon_weight * _recon_loss(model, model.decode(b), dense(xb))
             u = torch.tanh(z)
             if cfg.balance_weight > 0:
                 loss = loss + cfg.balance_weight * _balance_loss(u)
             if cfg.distill_weight > 0:  # keep the float geometry: code cosines follow feature cosines
                 un = F.normalize(u, dim=1)
-                xn = F.normalize(model.standardize(xb), dim=1)
+                xn = F.normalize(model.standardize(dense(xb)), dim=1)
                 loss = loss + cfg.distill_weight * F.mse_loss(un @ un.T, xn @ xn.T)
             if stochastic and cfg.kl_weight > 0:
                 p = torch.sigmoid(z).clamp(1e-6, 1 - 1e-6)
@@ -180,7 +191,7 @@ def _train_round(
             if neighbors is not None and cfg.contrastive_weight > 0:
                 pos = neighbors[idx, rng.integers(0, neighbors.shape[1], len(idx))]
                 xp = rows_of(pos)
-                if cfg.mix_positive > 0:  # a point between the anchor and its neighbour: smoother codes
+                if cfg.mix_positive > 0 and not xp.is_sparse:  # between the anchor and its neighbour
                     lam = 1 - cfg.mix_positive * torch.rand((len(idx), 1), generator=gen)
                     xp = lam * xp + (1 - lam) * xb
                 zp = model.logits(corrupt(xp, cfg.corruption, cfg.noise, gen))

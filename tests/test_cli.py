@@ -171,3 +171,26 @@ def test_help_imports_nothing_heavy():
         [sys.executable, "-m", "hashsearch.cli", "--help"], capture_output=True, text=True, env=os.environ
     )
     assert r.returncode == 0 and "index" in r.stdout and "query" in r.stdout
+
+
+def test_export_jsonl_and_npy(built, tmp_path):
+    import numpy as np
+
+    from hashsearch import HashIndex
+    from hashsearch import codes as bc
+
+    r = run("export", built, "--out", tmp_path / "c.jsonl", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["exported"] == 160
+    rows = [json.loads(x) for x in (tmp_path / "c.jsonl").read_text().splitlines()]
+    idx = HashIndex.load(built)
+    stored = {doc.id: code for doc, code in idx.documents()}
+    for row in rows[:20]:
+        assert bytes.fromhex(row["code_hex"]) == bytes(stored[row["id"]])
+        assert row["code_int64"] == int(bc.to_int64(stored[row["id"]][None, :])[0])
+    r = run("export", built, "--out", tmp_path / "npy", "--format", "npy")
+    assert r.exit_code == 0
+    codes = np.load(tmp_path / "npy" / "codes.npy", allow_pickle=False)
+    ids = np.load(tmp_path / "npy" / "ids.npy", allow_pickle=False)
+    assert codes.shape == (160, 2) and bytes(codes[0]) == bytes(stored[str(ids[0])])
+    r = run("export", built, "--out", tmp_path / "x", "--format", "xml")
+    assert r.exit_code == 2 and "unknown export format" in r.stderr
