@@ -165,7 +165,8 @@ def index(
         for name, val in (("epochs", epochs), ("seed", seed), ("noise", noise), ("neighbors", neighbors)):
             if val is not None:
                 opts[name] = val
-        train = replace(TrainConfig(), **opts)
+        base = TrainConfig.for_bag_of_words() if featurizer == "tfidf" else TrainConfig()
+        train = replace(base, **opts)
         try:
             from .config import check_bits
 
@@ -410,12 +411,12 @@ def _parse_bits(bits: str) -> list[int]:
     return out
 
 
-def _train_opts(variant: str | None, epochs: int | None) -> Any:
+def _train_opts(variant: str | None, epochs: int | None, bag_of_words: bool = False) -> Any:
     from dataclasses import replace
 
     from .config import TrainConfig, Variant
 
-    cfg = TrainConfig()
+    cfg = TrainConfig.for_bag_of_words() if bag_of_words else TrainConfig()
     try:
         if variant:
             cfg = replace(cfg, variant=Variant(variant))
@@ -458,7 +459,7 @@ def eval_labeled(
             d,
             _parse_bits(bits),
             ms,
-            _train_opts(variant, epochs),
+            _train_opts(variant, epochs, d.sparse),
             seeds=list(range(seeds)),
             log=None
             if as_json
