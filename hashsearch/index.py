@@ -598,7 +598,7 @@ class HashIndex:
         return self.config.featurizer.get("kind") == VECTORS
 
 
-STREAM_CHUNK = 4096
+STREAM_CHUNK = 1024
 
 
 def _batched(items: Iterable[Record], n: int) -> Iterator[list[Record]]:
