@@ -92,8 +92,12 @@ class SentenceTransformerFeaturizer:
     def transform(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         if len(texts) == 0:
             return np.empty((0, self.dim), dtype=np.float32)
-        emb = self._load().encode(
-            list(texts),
+        model = self._load()
+        # the model reads at most max_seq_length tokens: cut absurdly long texts before tokenizing
+        # (64 characters a token is far beyond any real tokenization), which bounds memory and time
+        limit = 64 * int(model.max_seq_length or 512)
+        emb = model.encode(
+            [t[:limit] for t in texts],
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
