@@ -118,15 +118,20 @@ class ITQ(PCASign):
 
     def fit(self, x: np.ndarray) -> ITQ:
         super().fit(x)
-        v = (x - self.mean) @ self.w
-        rng = np.random.default_rng(self.seed)
-        r, _ = np.linalg.qr(rng.standard_normal((self.bits, self.bits)))
-        for _ in range(self.iterations):
-            b = np.where(v @ r >= 0, 1.0, -1.0)
-            u, _, vt = np.linalg.svd(b.T @ v)
-            r = (u @ vt).T
-        self.w = (self.w @ r).astype(np.float32)
+        self.w = (self.w @ itq_rotation((x - self.mean) @ self.w, self.iterations, self.seed)).astype(np.float32)
         return self
+
+
+def itq_rotation(v: np.ndarray, iterations: int = 50, seed: int = 0) -> np.ndarray:
+    """The orthogonal rotation that ITQ learns for projected data ``v`` (n, bits)."""
+    bits = v.shape[1]
+    rng = np.random.default_rng(seed)
+    r, _ = np.linalg.qr(rng.standard_normal((bits, bits)))
+    for _ in range(iterations):
+        b = np.where(v @ r >= 0, 1.0, -1.0)
+        u, _, vt = np.linalg.svd(b.T @ v)
+        r = (u @ vt).T
+    return r
 
 
 class SignQuantization:
@@ -310,16 +315,7 @@ class _SparsePCA:
         _, _, vt = randomized_svd(xd, self.bits, random_state=self.seed)
         self.w = vt.T.astype(np.float32)
         if self.method == "itq":
-            itq = ITQ(self.bits, seed=self.seed)
-            itq.mean, itq.w = np.zeros(self.bits, np.float32), np.eye(self.bits, dtype=np.float32)
-            v = xd @ self.w
-            rng = np.random.default_rng(self.seed)
-            r, _ = np.linalg.qr(rng.standard_normal((self.bits, self.bits)))
-            for _ in range(itq.iterations):
-                b = np.where(v @ r >= 0, 1.0, -1.0)
-                u, _, vt2 = np.linalg.svd(b.T @ v)
-                r = (u @ vt2).T
-            self.w = (self.w @ r).astype(np.float32)
+            self.w = (self.w @ itq_rotation(xd @ self.w, seed=self.seed)).astype(np.float32)
         return self
 
     def encode(self, x: np.ndarray) -> np.ndarray:
