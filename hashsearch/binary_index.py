@@ -53,7 +53,15 @@ class BinaryIndex:
         if k == 0:
             z = np.empty((len(queries), 0))
             return z.astype(np.int32), z.astype(np.int64)
-        d, pos = self._index.search(queries, k)
+        if len(queries) < 8:  # one query: OpenMP start-up costs more than the scan it splits
+            threads = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                d, pos = self._index.search(queries, k)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        else:
+            d, pos = self._index.search(queries, k)
         return d.astype(np.int32), self._slots[pos].astype(np.int64)
 
     def codes(self) -> np.ndarray:
