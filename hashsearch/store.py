@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,9 +158,7 @@ class Store:
             (int(s), i, t, json.dumps(m, ensure_ascii=False), bytes(c))
             for s, i, t, m, c in zip(slots, ids, texts, metadata, np.asarray(codes, dtype=np.uint8))
         )
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as c:
             try:
                 c.executemany(INSERT_DOC, rows)
             except sqlite3.IntegrityError as e:
@@ -167,28 +166,27 @@ class Store:
             if chunk is not None:
                 c.execute(INSERT_CHUNK, (start, start + len(ids), chunk))
             c.execute(SET_META, ("next_slot", str(start + len(ids))))
-            c.execute(BUMP_GENERATION)
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
         return slots
 
     def set_codes(self, slots: np.ndarray, codes: np.ndarray) -> None:
         """Replace the codes of existing documents (used while building, before the index is live)."""
         rows = ((bytes(c), int(s)) for s, c in zip(slots, np.asarray(codes, dtype=np.uint8)))
-        self._transaction(lambda c: c.executemany(UPDATE_CODE, rows))
+        with self._transaction() as c:
+            c.executemany(UPDATE_CODE, rows)
 
     def add_features(self, start: int, features: np.ndarray) -> None:
         """Write and list a feature chunk for slots [start, start + len(features))."""
         name = self.write_features(start, features)
-        self._transaction(lambda c: c.execute(INSERT_CHUNK, (start, start + len(features), name)))
+        with self._transaction() as c:
+            c.execute(INSERT_CHUNK, (start, start + len(features), name))
 
-    def _transaction(self, body: Any) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One write: BEGIN IMMEDIATE, the body, the generation bump, COMMIT (ROLLBACK on any error)."""
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            body(c)
+            yield c
             c.execute(BUMP_GENERATION)
             c.execute("COMMIT")
         except BaseException:
@@ -196,15 +194,8 @@ class Store:
             raise
 
     def delete(self, slots: Sequence[int]) -> None:
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as c:
             c.execute(DELETE_SLOTS, (json.dumps([int(s) for s in slots]),))
-            c.execute(BUMP_GENERATION)
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
 
     def remove_orphan_chunks(self) -> None:
         """Delete feature files that no committed transaction lists (left by a killed write)."""
