@@ -139,6 +139,18 @@ def index(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace an existing index (only once the new one is complete)."
     ),
+    store: Optional[str] = typer.Option(
+        None,
+        "--store",
+        help="Document store: sqlite (embedded, default) or a postgresql://user@host:port/db URL "
+        "(add ?table=NAME to choose the table name's stem).",
+    ),
+    dask: Optional[str] = typer.Option(
+        None, "--dask", help="Featurize and code on the Dask cluster at this scheduler address."
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Featurize and code on a local Dask cluster of N worker processes."
+    ),
     quiet: bool = Quiet,
     as_json: bool = JsonOut,
 ) -> None:
@@ -174,7 +186,16 @@ def index(
         except ValueError as e:
             raise HashsearchError(str(e)) from None
         stats = None
+        if dask is not None and workers is not None:
+            raise HashsearchError("give --dask ADDRESS or --workers N, not both")
+        if workers is not None and workers < 1:
+            raise HashsearchError("--workers must be at least 1")
+        distributed = dask is not None or workers is not None
         if detect_kind(source) == SourceKind.VECTORS:
+            if distributed:
+                raise HashsearchError(
+                    "--dask/--workers distribute featurizing; a vector source is already featurized: build without them"
+                )
             ids, vectors = read_vectors(source, ids_key=ids_key, vectors_key=vectors_key)
             idx = HashIndex.build_from_vectors(
                 target,
@@ -185,22 +206,34 @@ def index(
                 keep_features=keep_features,
                 overwrite=overwrite,
                 progress=not quiet,
+                store=store,
             )
         else:
             from .sources import Reader, SourceOptions
 
             reader = Reader(source, SourceOptions(id_field, text_field, encoding, folder_labels, skip_invalid))
             stats = reader.stats
-            idx = HashIndex.build(
-                target,
-                reader,
+            opts = dict(
                 bits=bits,
                 featurizer=featurizer,
                 train=train,
                 keep_features=keep_features,
                 overwrite=overwrite,
                 progress=not quiet,
+                store=store,
             )
+            if distributed:
+                from .distributed import build_distributed, connect, local_client
+
+                client = connect(dask) if dask is not None else local_client(int(workers or 1))
+                try:
+                    idx = build_distributed(target, reader, client, **opts)  # type: ignore[arg-type]
+                finally:
+                    client.close()
+                    if dask is None:
+                        client.cluster.close()
+            else:
+                idx = HashIndex.build(target, reader, **opts)  # type: ignore[arg-type]
         info = idx.info()
         if as_json:
             out = info.to_dict()
@@ -358,6 +391,9 @@ def info(index_dir: Path = IndexArg, as_json: bool = JsonOut) -> None:
         typer.echo(f"largest bucket {i.largest_bucket} documents ({100 * i.largest_bucket_share:.2f}%)")
         typer.echo(f"constant bits  {i.constant_bits}")
         typer.echo(f"float features {'kept (rerank available)' if i.has_features else 'not kept'}")
+        st = i.extra.get("store", {})
+        where = f"{st.get('url')} table {st.get('table')}_docs" if st.get("kind") == "postgresql" else "store.db"
+        typer.echo(f"store          {st.get('kind', 'sqlite')} ({where})")
         if shares:
             typer.echo(f"ones per bit   min {min(shares):.3f}  max {max(shares):.3f}")
             for s in range(0, len(shares), 16):

@@ -111,3 +111,11 @@ def to_int64(codes: np.ndarray) -> np.ndarray:
     if nbytes > 8:
         raise ValueError("the int64 form exists only for codes of at most 64 bits")
     return (keys(codes) >> np.uint64(64 - 8 * nbytes)).view(np.int64)
+
+
+def from_int64(values: np.ndarray, nbytes: int) -> np.ndarray:
+    """Inverse of :func:`to_int64`: packed uint8 (n, nbytes) codes of int64 values."""
+    if nbytes > 8:
+        raise ValueError("the int64 form exists only for codes of at most 64 bits")
+    v = np.asarray(values, dtype=np.int64).view(np.uint64) << np.uint64(64 - 8 * nbytes)
+    return v.astype(">u8").view(np.uint8).reshape(-1, 8)[:, :nbytes].copy()

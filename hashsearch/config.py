@@ -96,6 +96,7 @@ class IndexConfig:
     input_dim: int
     train: TrainConfig = field(default_factory=TrainConfig)
     format_version: int = FORMAT_VERSION
+    store: dict[str, Any] = field(default_factory=lambda: {"kind": "sqlite"})
 
     def __post_init__(self) -> None:
         check_bits(self.bits)
@@ -107,6 +108,7 @@ class IndexConfig:
             "input_dim": self.input_dim,
             "featurizer": dict(self.featurizer),
             "train": self.train.to_dict(),
+            "store": dict(self.store),
         }
 
     def save(self, path: Path) -> None:
@@ -133,6 +135,7 @@ class IndexConfig:
                 input_dim=int(d["input_dim"]),
                 train=TrainConfig.from_dict(d.get("train", {})),
                 format_version=int(version),
+                store=dict(d.get("store", {"kind": "sqlite"})),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{path}: invalid config ({e})") from None

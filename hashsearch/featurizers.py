@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +63,14 @@ class SentenceTransformerFeaturizer:
         self.max_seq_length = max_seq_length
         self._model: Any = None
         self._dim = dim  # known when loading an index: the model then loads on first use only
+        # one caller at a time: a fast tokenizer is not reentrant ("Already borrowed" under threads)
+        self._lock = threading.RLock()
+
+    def __getstate__(self) -> dict[str, Any]:  # shipped to Dask workers without its model and lock
+        return {k: v for k, v in self.__dict__.items() if k not in ("_model", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _model=None, _lock=threading.RLock())
 
     @property
     def dim(self) -> int:
@@ -70,6 +79,10 @@ class SentenceTransformerFeaturizer:
         return self._dim
 
     def _load(self) -> Any:
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> Any:
         if self._model is None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
@@ -96,13 +109,14 @@ class SentenceTransformerFeaturizer:
         # the model reads at most max_seq_length tokens: cut absurdly long texts before tokenizing
         # (64 characters a token is far beyond any real tokenization), which bounds memory and time
         limit = 64 * int(model.max_seq_length or 512)
-        emb = model.encode(
-            [t[:limit] for t in texts],
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        with self._lock:
+            emb = model.encode(
+                [t[:limit] for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
         return np.asarray(emb, dtype=np.float32)
 
     def save(self, directory: Path) -> None:

@@ -8,17 +8,19 @@ An index is one directory::
     store.db             SQLite: documents, metadata and codes (the source of truth)
     features/*.npy       float16 rerank features, memory-mapped, listed by store.db
 
-A build is written to a temporary directory and renamed into place; adds and deletes are single
-SQLite transactions under a file lock, so a failed or killed command leaves the index as it was.
+or, with a PostgreSQL store (``store="postgresql://..."``), the last two as PostgreSQL tables named
+in config.json. A build is written to a temporary directory (and fresh tables) and renamed into
+place; adds and deletes are single transactions under a write lock, so a failed or killed command
+leaves the index as it was.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,11 +36,10 @@ from .config import IndexConfig, TrainConfig, check_bits
 from .errors import HashsearchError, IndexFormatError, InputError, NotFoundError
 from .featurizers import VECTORS, Featurizer, VectorFeaturizer, load_featurizer, make_featurizer
 from .sources import Record
-from .store import STORE_FILE, FeatureStore, Store, StoredDoc
+from .store import DocumentStore, StoredDoc, create_store, drop_store, open_store
 from .table import BucketTable, max_probe_radius
 
 CONFIG_FILE = "config.json"
-LOCK_FILE = ".lock"
 SNIPPET_CHARS = 200
 
 
@@ -96,7 +97,9 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 class HashIndex:
     """A semantic-hashing index on disk, loaded for queries. Create with :meth:`build` or :meth:`load`."""
 
-    def __init__(self, path: Path, config: IndexConfig, model: Any, featurizer: Featurizer, store: Store) -> None:
+    def __init__(
+        self, path: Path, config: IndexConfig, model: Any, featurizer: Featurizer, store: DocumentStore
+    ) -> None:
         self.path = path
         self.config = config
         self.model = model
@@ -117,8 +120,10 @@ class HashIndex:
         keep_features: bool = True,
         overwrite: bool = False,
         progress: bool = False,
+        store: str | None = None,
     ) -> HashIndex:
         """Featurize ``records``, train the autoencoder, code every document and write the index.
+        ``store``: ``None`` (embedded SQLite) or a ``postgresql://`` URL.
 
         Records are streamed: texts go to the store chunk by chunk as they are featurized, so
         memory grows with the features kept, not with the text (TF-IDF, which needs its
@@ -138,12 +143,13 @@ class HashIndex:
 
             bar = tqdm(desc="featurizing", unit="doc", total=len(records) if isinstance(records, list) else None)
         tmp = _temp_dir(path, "building")
+        db: DocumentStore | None = None
         try:
-            store = Store(tmp, create=True)
+            db = create_store(tmp, store, path.name)
             chunks: list[Any] = []
             for batch in _batched(records, STREAM_CHUNK):
                 x = fz.transform([r.text for r in batch])
-                store.add(
+                db.add(
                     [r.id for r in batch],
                     [r.text for r in batch],
                     [r.metadata for r in batch],
@@ -159,10 +165,10 @@ class HashIndex:
                 raise HashsearchError("no documents to index")
             x_all = sp.vstack(chunks).tocsr() if fz.sparse else np.concatenate(chunks)
             del chunks
-            cls._finish(tmp, store, x_all, fz, bits, train, keep_features, progress, None)
+            cls._finish(tmp, db, x_all, fz, bits, train, keep_features, progress, None)
             _install(tmp, path)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _abandon(tmp, db)
             raise
         return cls.load(path)
 
@@ -181,6 +187,7 @@ class HashIndex:
         overwrite: bool = False,
         progress: bool = False,
         model: Any = None,
+        store: str | None = None,
     ) -> HashIndex:
         """Index vectors the user already has (no featurizer: queries are vectors or stored ids).
         ``model``: an already trained :class:`BinaryAutoencoder` to code them with (no training)."""
@@ -196,7 +203,7 @@ class HashIndex:
         metadata = list(metadata) if metadata is not None else [{} for _ in ids]
         fz = VectorFeaturizer(vectors.shape[1])
         return cls._build(
-            path, list(ids), texts, metadata, vectors, fz, bits, train, keep_features, overwrite, progress, model
+            path, list(ids), texts, metadata, vectors, fz, bits, train, keep_features, progress, model, store
         )
 
     @classmethod
@@ -211,20 +218,21 @@ class HashIndex:
         bits: int,
         train: TrainConfig | None,
         keep_features: bool,
-        overwrite: bool,
         progress: bool,
         model: Any = None,
+        store: str | None = None,
     ) -> HashIndex:
         tmp = _temp_dir(path, "building")
+        db: DocumentStore | None = None
         try:
-            store = Store(tmp, create=True)
+            db = create_store(tmp, store, path.name)
             for s in range(0, len(ids), STREAM_CHUNK):
                 e = s + STREAM_CHUNK
-                store.add(ids[s:e], texts[s:e], metadata[s:e], _zero_codes(len(ids[s:e]), bits), None)
-            cls._finish(tmp, store, x, fz, bits, train, keep_features, progress, model)
+                db.add(ids[s:e], texts[s:e], metadata[s:e], _zero_codes(len(ids[s:e]), bits), None)
+            cls._finish(tmp, db, x, fz, bits, train, keep_features, progress, model)
             _install(tmp, path)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _abandon(tmp, db)
             raise
         return cls.load(path)
 
@@ -232,7 +240,7 @@ class HashIndex:
     def _finish(
         cls,
         tmp: Path,
-        store: Store,
+        store: DocumentStore,
         x: Any,
         fz: Featurizer,
         bits: int,
@@ -253,13 +261,12 @@ class HashIndex:
             raise HashsearchError("the given model does not match bits, input dimension or hidden sizes")
         signs, latent = model.encode(x)
         slots = np.arange(x.shape[0], dtype=np.int64)
-        store.set_codes(slots, bitcodes.pack(signs))
-        if keep_features:
-            store.add_features(0, cls._rerank_vectors(fz, x, latent))
-        IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(x.shape[1]), train=cfg).save(tmp / CONFIG_FILE)
+        store.set_codes(slots, bitcodes.pack(signs), cls._rerank_vectors(fz, x, latent) if keep_features else None)
+        store.finalize()
+        config = IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(x.shape[1]), train=cfg, store=store.spec())
+        config.save(tmp / CONFIG_FILE)
         model.save(tmp)
         fz.save(tmp)
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         store.close()
 
     @classmethod
@@ -273,18 +280,18 @@ class HashIndex:
         fz = load_featurizer(path, config.featurizer, dim=config.input_dim)
         try:
             model = BinaryAutoencoder.load(path, config.input_dim, config.bits, config.train.hidden, bow=fz.sparse)
-            store = Store(path)
+            store = open_store(path, config.store)
         except (FileNotFoundError, RuntimeError, sqlite3.DatabaseError) as e:
             raise IndexFormatError(f"{path}: damaged index ({e})") from None
         return cls(path, config, model, fz, store)
 
     def _load_state(self) -> None:
+        self.store.reload()
         slots, codes = self.store.codes(self.bits // 8)
         self._binary = BinaryIndex(self.bits)
         self._binary.add(codes, slots)
         del codes
         self._table = BucketTable(self.bits, self._binary.codes())
-        self._features = FeatureStore(self.path, self.store.feature_chunks())
         self._generation = self.store.generation
 
     def refresh(self) -> bool:
@@ -313,7 +320,7 @@ class HashIndex:
 
     @property
     def has_features(self) -> bool:
-        return bool(self._features)
+        return self.store.has_features
 
     # -- encoding ----------------------------------------------------------------------------------
     @staticmethod
@@ -414,6 +421,7 @@ class HashIndex:
         rerank: bool = False,
         candidates: int | None = None,
         exclude: Sequence[int] | None = None,
+        in_store: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """(slots, distances, probe radius) of the nearest codes by (distance, slot).
 
@@ -421,6 +429,7 @@ class HashIndex:
         largest radius whose shells stay cheap to probe: ``table.max_probe_radius``) until it holds
         ``k`` (or, when reranking, ``candidates``) documents; if the ball runs out first, FAISS kNN
         answers instead. Either way the result is exact for the (distance, slot) order.
+        ``in_store``: probe in the store instead (PostgreSQL: SQL over the indexed code column).
         """
         if k < 1:
             raise HashsearchError("k must be at least 1")
@@ -429,6 +438,14 @@ class HashIndex:
         want = min(need + n_ex, len(self))
         r_max = max_probe_radius(self.bits, len(self))
         r = r_max if radius is None else max(0, min(radius, r_max))
+        if in_store:
+            if not hasattr(self.store, "knn"):
+                raise HashsearchError(f"the {self.store.kind} store does not probe buckets itself")
+            slots, dists = self.store.knn(code, want, r)
+            if n_ex:
+                keep = ~np.isin(slots, np.asarray(exclude, dtype=np.int64))
+                slots, dists = slots[keep], dists[keep]
+            return slots, dists, r
         probe = self._table.probe(code, r, want)
         slots, dists = self._binary.slots[probe.positions].astype(np.int64), probe.distances
         if len(slots) < want:
@@ -448,7 +465,7 @@ class HashIndex:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(slots) == 0:
             return slots, dists, np.empty(0, np.float32)
-        scores = self._features.get(slots) @ np.asarray(q, dtype=np.float32)
+        scores = self.store.features(slots) @ np.asarray(q, dtype=np.float32)
         order = np.lexsort((slots, dists, -scores))[:k]
         return slots[order], dists[order], scores[order]
 
@@ -466,7 +483,7 @@ class HashIndex:
         if found is None:
             raise NotFoundError(f"no document with id {doc_id!r}")
         slot, code = found
-        rv = self._features.get(np.array([slot])) if (rerank and self.has_features) else None
+        rv = self.store.features(np.array([slot])) if (rerank and self.has_features) else None
         return self.search_codes(
             np.frombuffer(code, dtype=np.uint8)[None, :],
             k,
@@ -480,21 +497,19 @@ class HashIndex:
     # -- writes ------------------------------------------------------------------------------------
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
-        with open(self.path / LOCK_FILE, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                self.refresh()
-                self.store.remove_orphan_chunks()
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with self.store.write_lock():
+            self.refresh()
+            yield
 
-    def add(self, records: Iterable[Record], progress: bool = False) -> int:
-        """Code new documents with the trained model (no retraining). All or nothing."""
+    def add(self, records: Iterable[Record], progress: bool = False, features: Any = None) -> int:
+        """Code new documents with the trained model (no retraining). All or nothing.
+        ``features``: the records' rows from :meth:`featurize`, when already computed."""
         recs = list(records)
         if not recs:
             return 0
-        x = self.featurizer.transform([r.text for r in recs], progress=progress)
+        x = self.featurizer.transform([r.text for r in recs], progress=progress) if features is None else features
+        if x.shape[0] != len(recs):
+            raise HashsearchError(f"{len(recs)} records but {x.shape[0]} feature rows")
         return self._add([r.id for r in recs], [r.text for r in recs], [r.metadata for r in recs], x, recs)
 
     def add_vectors(
@@ -526,7 +541,6 @@ class HashIndex:
             slots = self.store.add(ids, texts, metadata, codes, rv if self.has_features else None)
             self._binary.add(codes, slots)
             self._table = BucketTable(self.bits, self._binary.codes())
-            self._features = FeatureStore(self.path, self.store.feature_chunks())
             self._generation = self.store.generation
         return len(ids)
 
@@ -546,24 +560,23 @@ class HashIndex:
         return len(slots)
 
     def save(self, path: str | Path, overwrite: bool = False) -> None:
-        """Write a consistent copy of this index to ``path`` (SQLite online backup + files)."""
+        """Write a consistent copy of this index to ``path`` (a store snapshot + the model files).
+        A PostgreSQL-backed index is copied to fresh tables in the same database."""
         path = Path(path)
         _check_target(path, overwrite)
         tmp = _temp_dir(path, "saving")
+        spec = None
         try:
             for p in self.path.iterdir():
-                if p.is_file() and not p.name.startswith(STORE_FILE) and p.name != LOCK_FILE:
+                if p.is_file() and p.name.endswith((".json", ".safetensors", ".npy")):
                     shutil.copy2(p, tmp / p.name)
-            dst = sqlite3.connect(tmp / STORE_FILE)
-            with dst:
-                self.store.conn.backup(dst)
-            dst.close()
-            (tmp / "features").mkdir()
-            for _, _, f in Store(tmp).feature_chunks():
-                shutil.copy2(self.path / "features" / f, tmp / "features" / f)
+            spec = self.store.copy_to(tmp)
+            IndexConfig(**{**self.config.__dict__, "store": spec}).save(tmp / CONFIG_FILE)
             _install(tmp, path)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
+            if spec is not None and spec != self.store.spec():
+                drop_store(spec)
             raise
 
     # -- inspection --------------------------------------------------------------------------------
@@ -585,7 +598,10 @@ class HashIndex:
             constant_bits=int(((ones == 0) | (ones == 1)).sum()) if n else 0,
             has_features=self.has_features,
             max_probe_radius=max_probe_radius(self.bits, max(n, 1)),
-            extra={"bytes_per_doc_code_index": (self._table.nbytes + self._binary.nbytes) / max(n, 1)},
+            extra={
+                "bytes_per_doc_code_index": (self._table.nbytes + self._binary.nbytes) / max(n, 1),
+                "store": self.store.spec(),
+            },
         )
 
     def documents(self) -> Iterator[tuple[StoredDoc, np.ndarray]]:
@@ -629,11 +645,29 @@ def _check_target(path: Path, overwrite: bool) -> None:
 
 
 def _install(tmp: Path, path: Path) -> None:
-    """Move a fully written directory into place; an existing index is replaced only at the end."""
+    """Move a fully written directory into place; an existing index is replaced only at the end
+    (the rename is the commit point; a replaced index's PostgreSQL tables are dropped after it)."""
     if path.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
         os.rename(path, old / "index")
         os.rename(tmp, path)
+        try:
+            old_store = IndexConfig.load(old / "index" / CONFIG_FILE).store
+            if old_store != IndexConfig.load(path / CONFIG_FILE).store:
+                drop_store(old_store)
+        except Exception as e:  # the new index is in place; a leftover table is only garbage
+            warnings.warn(f"could not drop the replaced index's store: {e}", stacklevel=2)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, path)
+
+
+def _abandon(tmp: Path, db: DocumentStore | None) -> None:
+    """Undo a failed build: its temporary directory and, for PostgreSQL, its fresh tables."""
+    if db is not None:
+        try:
+            db.destroy()
+            db.close()
+        except Exception:
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -262,8 +262,9 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
         if any(not d.text.strip() for d in body.documents):
             raise HTTPException(422, "a document has no text")
         recs = [Record(d.id, d.text, d.metadata) for d in body.documents]
+        x = index.featurize([r.text for r in recs])  # the slow part, outside the exclusive section
         with lock.write():
-            n = index.add(recs)
+            n = index.add(recs, features=x)
             return {"added": n, "documents": len(index)}
 
     @app.post("/documents/delete", dependencies=[Depends(writer)])

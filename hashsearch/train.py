@@ -219,6 +219,14 @@ def _train_round(
     return last
 
 
+def training_rows(n: int, cfg: TrainConfig, rng: np.random.Generator | None = None) -> np.ndarray | None:
+    """Sorted rows of an ``n``-document corpus that training uses (None: all of them)."""
+    if n <= cfg.max_train_docs:
+        return None
+    rng = rng if rng is not None else np.random.default_rng(cfg.seed)
+    return np.sort(rng.choice(n, cfg.max_train_docs, replace=False))
+
+
 def train_autoencoder(
     x: np.ndarray | object,
     bits: int,
@@ -226,19 +234,27 @@ def train_autoencoder(
     bow: bool = False,
     progress: bool = False,
     on_epoch: Callable[[int, float], None] | None = None,
+    sampled_from: int | None = None,
 ) -> tuple[BinaryAutoencoder, TrainReport]:
-    """Train a model on rows ``x`` (dense array or scipy sparse). Deterministic for a seed."""
+    """Train a model on rows ``x`` (dense array or scipy sparse). Deterministic for a seed.
+
+    A corpus above ``cfg.max_train_docs`` trains on the sample :func:`training_rows` picks.
+    ``sampled_from=N``: ``x`` already is that sample of an N-document corpus (a distributed build
+    gathers only those rows); the model is then the same as when given all N rows.
+    """
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    n_all = x.shape[0]  # type: ignore[attr-defined]
+    n_all = x.shape[0] if sampled_from is None else sampled_from  # type: ignore[attr-defined]
     if n_all < 2:
         raise ValueError("training needs at least 2 documents")
-    if n_all > cfg.max_train_docs:
-        rows = np.sort(rng.choice(n_all, cfg.max_train_docs, replace=False))
+    rows = training_rows(n_all, cfg, rng)
+    if rows is not None and sampled_from is None:
         x = x[rows]  # type: ignore[index]
+    if x.shape[0] != (n_all if rows is None else len(rows)):  # type: ignore[attr-defined]
+        raise ValueError("x is not the training sample of the corpus it was drawn from")
     n = x.shape[0]  # type: ignore[attr-defined]
     dense = not hasattr(x, "toarray")
     model = BinaryAutoencoder(x.shape[1], bits, cfg.hidden, bow=bow)  # type: ignore[attr-defined]

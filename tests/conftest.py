@@ -68,3 +68,31 @@ def tfidf_index_dir(tmp_path_factory, corpus, fast_train) -> Path:
     recs = [Record(r["id"], r["text"], {"label": r["label"]}) for r in corpus]
     HashIndex.build(d, recs, bits=16, featurizer="tfidf", train=fast_train).close()
     return d
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this test session, dropped at the end.
+
+    Needs a server: ``HASHSEARCH_TEST_PG_URL`` (``.ci/run`` starts one on loopback with
+    ``.ci/postgres``). Without one, only the PostgreSQL tests skip, and say why.
+    """
+    base = os.environ.get("HASHSEARCH_TEST_PG_URL")
+    if not base:
+        pytest.skip("no PostgreSQL server: set HASHSEARCH_TEST_PG_URL (eval \"$(.ci/postgres)\" starts one)")
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install 'hashsearch[postgres]')")
+    try:
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:
+        pytest.skip(f"PostgreSQL at {base} is unreachable: {str(e).strip().splitlines()[0]}")
+    name = f"hashsearch_test_{os.getpid()}_{np.random.default_rng().integers(1 << 30)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(base)
+    yield urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.close()

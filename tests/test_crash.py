@@ -18,7 +18,7 @@ KILL_INSIDE_TRANSACTION = textwrap.dedent(
     """
     import os, signal, sys
     from hashsearch import HashIndex, Record
-    from hashsearch import store
+    from hashsearch import store_sqlite as store
 
     class KillingConn:
         # forwards to sqlite, but dies by SIGKILL just before the write would commit

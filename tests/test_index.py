@@ -62,7 +62,7 @@ def test_rerank_orders_candidates_by_exact_cosine(vec_index):
     q = x[10:13] + 0.3
     codes, rv = idx.encode_features(q)
     all_slots = idx._binary.slots
-    feats = idx._features.get(all_slots)
+    feats = idx.store.features(all_slots)
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     # a pool as large as the corpus: rerank is brute-force cosine over the stored float16 features
     for i, h in enumerate(idx.search_vectors(q, 10, rerank=True, candidates=len(idx))):
@@ -74,7 +74,7 @@ def test_rerank_orders_candidates_by_exact_cosine(vec_index):
     # a smaller pool reranks exactly the Hamming candidates
     pool = idx.candidates(codes[0], 10, rerank=True, candidates=50)[0]
     h = idx.search_vectors(q[:1], 10, rerank=True, candidates=50)[0]
-    best = pool[np.argsort(-(idx._features.get(pool) @ rv[0]), kind="stable")[:10]]
+    best = pool[np.argsort(-(idx.store.features(pool) @ rv[0]), kind="stable")[:10]]
     assert [y.slot for y in h] == best.tolist()
 
 
@@ -180,12 +180,12 @@ def test_tfidf_index_text_search(tfidf_index_dir, corpus):
 
 def test_killed_build_leaves_no_index(tmp_path, monkeypatch):
     x, _ = clustered(50, dim=8)
-    import hashsearch.store as store_mod
+    import hashsearch.store_sqlite as store_mod
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store_mod.Store, "add", boom)
+    monkeypatch.setattr(store_mod.SQLiteStore, "add", boom)
     with pytest.raises(RuntimeError):
         HashIndex.build_from_vectors(tmp_path / "w", [str(i) for i in range(50)], x, bits=8, train=TRAIN)
     assert not (tmp_path / "w").exists() and list(tmp_path.iterdir()) == []
