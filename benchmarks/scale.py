@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--train-docs", type=int, default=50_000)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--keep", type=Path, default=None, help="keep the built index here")
+    ap.add_argument("--reuse", action="store_true", help="load the index kept at --keep instead of building (no build figures)")
     a = ap.parse_args()
 
     import faiss
@@ -89,11 +90,16 @@ def main() -> None:
     cfg = TrainConfig(max_train_docs=a.train_docs, epochs=a.epochs)
     from hashsearch.train import train_autoencoder
 
-    model, rep = train_autoencoder(x, a.bits, cfg)
-    t_train = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    idx = HashIndex.build_from_vectors(path, ids, x, bits=a.bits, train=cfg, overwrite=True, model=model)
-    t_code = time.perf_counter() - t1
+    if a.reuse and a.keep is not None and a.keep.exists():
+        idx = HashIndex.load(a.keep)
+        t_train = t_code = float("nan")
+        rep = type("R", (), {"train_docs": 0})()
+    else:
+        model, rep = train_autoencoder(x, a.bits, cfg)
+        t_train = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        idx = HashIndex.build_from_vectors(path, ids, x, bits=a.bits, train=cfg, overwrite=True, model=model)
+        t_code = time.perf_counter() - t1
     peak_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     disk = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -104,13 +110,18 @@ def main() -> None:
     qcodes, _ = idx.encode_features(q)
 
     rows = []
-    for r in (0, 1, 2, 3):
+    idx.candidates(qcodes[0], 10, radius=2)  # warm up: loads the compiled probe
+    for r in (0, 1, 2, 3, 4):
         ts, res = timed(lambda c, r=r: idx._table.probe(c, r, 10), qcodes)
         found = [len(p.positions) for p in res]
         rows.append((f"bucket probe, radius {r}", ts, np.median(found), np.mean([f >= 10 for f in found])))
     ts, res = timed(lambda c: idx.candidates(c, 10, radius=2), qcodes)
     rows.append(("engine k=10 (r<=2, FAISS fallback)", ts, 10, 1.0))
     hash_ts = ts
+    ts, res = timed(lambda c: idx.candidates(c, 10), qcodes)
+    rows.append((f"engine k=10 (default r<={idx._table.max_radius}, FAISS fallback)", ts, 10, 1.0))
+    ts, res = timed(lambda c: idx._table.probe(c, 2, 10, compiled=False), qcodes)
+    rows.append(("numpy probe r<=2 (reference path)", ts, np.median([len(p.positions) for p in res]), np.mean([len(p.positions) >= 10 for p in res])))
 
     flat = faiss.IndexBinaryFlat(a.bits)
     flat.add(idx._binary.codes())
@@ -128,7 +139,9 @@ def main() -> None:
         f"({disk / n:.0f} B/doc, float16 features included)"
     )
     print(
-        f"resident code index: {code_bytes:.1f} bytes/doc (bucket keys + int32 positions + FAISS codes + int32 slots)"
+        f"resident code index: {code_bytes:.2f} bytes/doc: bucket keys {idx._table._keys.nbytes / n:.2f} + positions "
+        f"{idx._table._positions.nbytes / n:.2f} + directory {(idx._table.nbytes - idx._table._keys.nbytes - idx._table._positions.nbytes) / n:.2f} "
+        f"+ FAISS codes and slots {idx._binary.nbytes / n:.2f} (compiled probe: {idx._table.compiled})"
     )
     print(
         f"\n{'path (one query at a time)':<40}{'p50 ms':>10}{'p99 ms':>10}{'cands p50':>11}{'>=k':>7}{'p50 vs engine':>15}"

@@ -12,38 +12,72 @@ import numpy as np
 
 
 class BinaryIndex:
+    """FAISS codes plus the slot of each position.
+
+    Slots are kept compactly: an index that was never deleted from has slots ``first + position``
+    (nothing stored); after deletions, the sorted deleted slots below the last one (8 bytes each)
+    or, when that is larger, the explicit int32 slot of every position.
+    """
+
     def __init__(self, bits: int) -> None:
         self.bits = bits
         self._index = faiss.IndexBinaryFlat(bits)
-        self._slots = np.empty(0, dtype=np.int32)
+        self._first = 0  # slot of position 0
+        self._holes = np.empty(0, dtype=np.int64)  # missing slots above _first, minus their rank
+        self._explicit: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def slots_of(self, positions: np.ndarray) -> np.ndarray:
+        """int64 slots of positions."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self._explicit is not None:
+            return self._explicit[positions].astype(np.int64)
+        if len(self._holes) == 0:
+            return positions + self._first
+        # holes[i] = (i-th missing slot) - first - i: the number of present slots below it
+        return positions + self._first + np.searchsorted(self._holes, positions, side="right")
+
     @property
     def slots(self) -> np.ndarray:
-        """Slot of each position (read-only view): int32 while slots fit, else int64."""
-        v = self._slots.view()
+        """Slot of each position (int64, read-only)."""
+        v = self.slots_of(np.arange(len(self), dtype=np.int64))
         v.setflags(write=False)
         return v
+
+    def _set_slots(self, slots: np.ndarray) -> None:
+        """Choose the compact form of a strictly increasing slot array."""
+        self._explicit = None
+        if len(slots) == 0:
+            self._first, self._holes = 0, np.empty(0, dtype=np.int64)
+            return
+        first = int(slots[0])
+        missing = np.setdiff1d(np.arange(first, int(slots[-1]) + 1, dtype=np.int64), slots, assume_unique=True)
+        if 8 * len(missing) > 4 * len(slots):
+            self._explicit = slots.astype(np.int32 if slots[-1] < 2**31 else np.int64)
+        else:
+            self._first = first
+            self._holes = missing - first - np.arange(len(missing), dtype=np.int64)
 
     def add(self, codes: np.ndarray, slots: np.ndarray) -> None:
         slots = np.asarray(slots, dtype=np.int64)
         if len(slots) == 0:
             return
-        if np.any(np.diff(slots) <= 0) or (len(self._slots) and slots[0] <= self._slots[-1]):
+        old = self.slots
+        if np.any(np.diff(slots) <= 0) or (len(old) and slots[0] <= old[-1]):
             raise ValueError("slots must be added in strictly increasing order")
         self._index.add(np.ascontiguousarray(codes, dtype=np.uint8))
-        merged = np.concatenate([self._slots.astype(np.int64), slots])
-        self._slots = merged.astype(np.int32) if merged[-1] < 2**31 else merged
+        self._set_slots(np.concatenate([old, slots]))
 
     def remove(self, slots: np.ndarray) -> int:
         """Remove documents by slot; positions after them shift down, order kept."""
-        pos = np.flatnonzero(np.isin(self._slots, np.asarray(slots, dtype=np.int64)))
+        current = self.slots
+        pos = np.flatnonzero(np.isin(current, np.asarray(slots, dtype=np.int64)))
         if len(pos) == 0:
             return 0
         removed = int(self._index.remove_ids(faiss.IDSelectorBatch(pos.astype(np.int64))))
-        self._slots = np.delete(self._slots, pos)
+        self._set_slots(np.delete(current, pos))
         return removed
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,7 +96,7 @@ class BinaryIndex:
                 faiss.omp_set_num_threads(threads)
         else:
             d, pos = self._index.search(queries, k)
-        return d.astype(np.int32), self._slots[pos].astype(np.int64)
+        return d.astype(np.int32), self.slots_of(pos.ravel()).reshape(pos.shape)
 
     def codes(self) -> np.ndarray:
         """Packed codes (n, bits // 8) in position (= slot) order (a copy of FAISS's storage)."""
@@ -70,4 +104,5 @@ class BinaryIndex:
 
     @property
     def nbytes(self) -> int:
-        return len(self) * (self.bits // 8) + int(self._slots.nbytes)
+        slots = self._explicit.nbytes if self._explicit is not None else self._holes.nbytes
+        return len(self) * (self.bits // 8) + int(slots)

@@ -37,7 +37,7 @@ from .errors import HashsearchError, IndexFormatError, InputError, NotFoundError
 from .featurizers import VECTORS, Featurizer, VectorFeaturizer, load_featurizer, make_featurizer
 from .sources import Record
 from .store import DocumentStore, StoredDoc, create_store, drop_store, open_store
-from .table import BucketTable, max_probe_radius
+from .table import BucketTable
 
 CONFIG_FILE = "config.json"
 SNIPPET_CHARS = 200
@@ -426,7 +426,7 @@ class HashIndex:
         """(slots, distances, probe radius) of the nearest codes by (distance, slot).
 
         Probes the Hamming ball shell by shell up to ``radius`` (by default, and at most, the
-        largest radius whose shells stay cheap to probe: ``table.max_probe_radius``) until it holds
+        largest radius that stays cheaper than a scan: ``BucketTable.max_radius``) until it holds
         ``k`` (or, when reranking, ``candidates``) documents; if the ball runs out first, FAISS kNN
         answers instead. Either way the result is exact for the (distance, slot) order.
         ``in_store``: probe in the store instead (PostgreSQL: SQL over the indexed code column).
@@ -435,8 +435,8 @@ class HashIndex:
             raise HashsearchError("k must be at least 1")
         need = max(k, candidates or self.default_candidates(k)) if rerank else k
         n_ex = len(exclude) if exclude is not None else 0
-        want = min(need + n_ex, len(self))
-        r_max = max_probe_radius(self.bits, len(self))
+        want = min(need + n_ex, len(self._table))
+        r_max = self._table.max_radius
         r = r_max if radius is None else max(0, min(radius, r_max))
         if in_store:
             if not hasattr(self.store, "knn"):
@@ -447,7 +447,7 @@ class HashIndex:
                 slots, dists = slots[keep], dists[keep]
             return slots, dists, r
         probe = self._table.probe(code, r, want)
-        slots, dists = self._binary.slots[probe.positions].astype(np.int64), probe.distances
+        slots, dists = self._binary.slots_of(probe.positions), probe.distances
         if len(slots) < want:
             d, s = self._binary.search(code[None, :], want)
             slots, dists = s[0], d[0]
@@ -597,7 +597,7 @@ class HashIndex:
             bit_ones_share=[round(float(v), 4) for v in ones],
             constant_bits=int(((ones == 0) | (ones == 1)).sum()) if n else 0,
             has_features=self.has_features,
-            max_probe_radius=max_probe_radius(self.bits, max(n, 1)),
+            max_probe_radius=self._table.max_radius,
             extra={
                 "bytes_per_doc_code_index": (self._table.nbytes + self._binary.nbytes) / max(n, 1),
                 "store": self.store.spec(),

@@ -1,6 +1,7 @@
 """HTTP API (FastAPI): search by text, vector or code, similar, add, delete, encode, info, health.
 
-Reads run concurrently; a write holds the index exclusively while it commits, so no reader sees a
+Texts of concurrent requests are featurized together (one model call for all that queued). Reads run
+concurrently; a write holds the index exclusively while it commits, so no reader sees a
 half-written state. Bound to loopback by default; bound elsewhere, write endpoints need an API key.
 Every request is bounded: k, radius, batch size and body size.
 """
@@ -101,6 +102,49 @@ class RWLock:
                 self._cond.notify_all()
 
 
+class Batcher:
+    """Featurizes concurrent requests' texts together: one model call for everything that queued
+    while the previous call ran (up to ``max_texts``). Under load this turns many one-text model
+    calls into a few batched ones; alone, a request waits for nothing."""
+
+    def __init__(self, featurize: Any, max_texts: int = MAX_BATCH) -> None:
+        import queue
+
+        self._featurize, self._max = featurize, max_texts
+        self._queue: queue.Queue[tuple[list[str], Any]] = queue.Queue()
+        threading.Thread(target=self._run, name="hashsearch-batcher", daemon=True).start()
+
+    def __call__(self, texts: list[str]) -> Any:
+        from concurrent.futures import Future
+
+        fut: Future = Future()
+        self._queue.put((texts, fut))
+        return fut.result()
+
+    def _run(self) -> None:
+        import queue
+
+        while True:
+            jobs = [self._queue.get()]
+            n = len(jobs[0][0])
+            while n < self._max:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                n += len(jobs[-1][0])
+            try:
+                x = self._featurize([t for texts, _ in jobs for t in texts])
+            except BaseException as e:  # every waiting request gets the error
+                for _, fut in jobs:
+                    fut.set_exception(e)
+                continue
+            start = 0
+            for texts, fut in jobs:
+                fut.set_result(x[start : start + len(texts)])
+                start += len(texts)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -169,6 +213,7 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
         raise HashsearchError("an API key is required when serving beyond loopback (--api-key or HASHSEARCH_API_KEY)")
     index = HashIndex.load(index_dir)
     lock = RWLock()
+    featurize = Batcher(index.featurize)
     app = FastAPI(title="hashsearch", version="1", description=__doc__)
 
     @app.exception_handler(NotFoundError)
@@ -212,8 +257,10 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
     def search(q: TextQuery) -> dict[str, Any]:
         if any(len(t) > MAX_TEXT for t in q.queries):
             raise HTTPException(422, f"a query is over {MAX_TEXT} characters")
+        x = featurize(q.queries)  # batched with concurrent requests' texts
         with reading() as idx:
-            return hits(idx.search(q.queries, q.k, radius=q.radius, rerank=rerank_of(q, idx), candidates=q.candidates))
+            r = rerank_of(q, idx)
+            return hits(idx.search_vectors(x, q.k, radius=q.radius, rerank=r, candidates=q.candidates))
 
     @app.post("/search/vectors")
     def search_vectors(q: VectorQuery) -> dict[str, Any]:
@@ -244,8 +291,9 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
 
     @app.post("/encode")
     def encode(body: EncodeBody) -> dict[str, Any]:
+        x = featurize(body.texts)
         with reading() as idx:
-            c = idx.encode(body.texts)
+            c = idx.encode_features(x)[0]
             ints = bitcodes.to_int64(c).tolist() if idx.bits <= 64 else [None] * len(c)
             return {
                 "codes": [
@@ -262,7 +310,7 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
         if any(not d.text.strip() for d in body.documents):
             raise HTTPException(422, "a document has no text")
         recs = [Record(d.id, d.text, d.metadata) for d in body.documents]
-        x = index.featurize([r.text for r in recs])  # the slow part, outside the exclusive section
+        x = featurize([r.text for r in recs])  # the slow part, outside the exclusive section
         with lock.write():
             n = index.add(recs, features=x)
             return {"added": n, "documents": len(index)}

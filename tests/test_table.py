@@ -99,7 +99,69 @@ def test_max_probe_radius_rule():
     assert max_probe_radius(64, 100) == 1  # never more probes than documents
 
 
+def test_directory_radius_rule():
+    """The compiled probe visits directory entries: it answers while they number <= N / 128."""
+    from hashsearch.table import max_directory_radius
+
+    assert max_directory_radius(64, 18, 10**6) == 4  # 4,048 entries; radius 5 would visit 12,616
+    assert max_directory_radius(64, 5, 100) == 1
+    assert max_directory_radius(8, 8, 10**6) == 8  # every entry: the whole space
+    if not numba_missing():
+        t = BucketTable(64, random_codes(3000, 64, seed=1))
+        assert t.compiled and t.max_radius == max_directory_radius(64, t._dbits, 3000)
+
+
 def test_bucket_sizes():
     codes = np.array([[1], [1], [2], [3], [3], [3]], dtype=np.uint8)
     t = BucketTable(8, codes)
     assert sorted(t.bucket_sizes().tolist()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("bits", [8, 16, 32, 64])
+@pytest.mark.parametrize("n", [1, 40, 3000])
+def test_compiled_probe_equals_numpy_probe(bits, n):
+    """The compiled loop (directory + binary search) and the vectorised numpy lookups agree exactly,
+    including a buffer overflow (a shell holding far more documents than the first buffer)."""
+    table = BucketTable(bits, random_codes(n, bits, seed=n + bits))
+    if numba_missing():
+        pytest.skip("numba is not installed: only the numpy path exists")
+    assert table.compiled
+    queries = np.concatenate([random_codes(6, bits, seed=5), np.zeros((1, bits // 8), np.uint8)])
+    for q in queries:
+        for radius in range(0, {8: 8, 16: 5, 32: 4, 64: 3}[bits] + 1):
+            for need in (1, 10, n + 1):
+                a = table.probe(q, radius, need)
+                b = table.probe(q, radius, need, compiled=False)
+                assert np.array_equal(a.positions, b.positions) and np.array_equal(a.distances, b.distances)
+                assert a.radius == b.radius
+
+
+def test_slots_stay_exact_in_every_compact_form():
+    """Slots are implicit (never deleted), holes (few deletions) or explicit (many)."""
+    bits = 16
+    codes = random_codes(1000, bits, seed=2)
+    idx = BinaryIndex(bits)
+    idx.add(codes, np.arange(1000) + 7)
+    assert idx.nbytes == 1000 * 2  # nothing stored for the slots
+    live = np.arange(1000) + 7
+    rng = np.random.default_rng(0)
+    for gone in (rng.choice(live, 30, replace=False), rng.choice(np.arange(1000) + 7, 800, replace=False)):
+        idx.remove(gone)
+        live = live[~np.isin(live, gone)]
+        assert np.array_equal(idx.slots, live)
+        pos = rng.integers(0, len(live), 50)
+        assert np.array_equal(idx.slots_of(pos), live[pos])
+        d, s = idx.search(codes[:3], 20)
+        for i in range(3):
+            exp_s, exp_d = brute(codes[i], idx.codes(), live, None, 20)
+            assert np.array_equal(s[i], exp_s) and np.array_equal(d[i], exp_d)
+    idx.add(codes[:5], np.array([5000, 5001, 5002, 5003, 5004]))
+    assert np.array_equal(idx.slots[-5:], [5000, 5001, 5002, 5003, 5004]) and len(idx) == len(live) + 5
+
+
+def numba_missing() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return True
+    return False
