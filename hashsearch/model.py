@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.nn import functional as F
 
 MODEL_FILE = "model.safetensors"
 
 
-def as_tensor(x: object) -> torch.Tensor:
-    """Rows as a torch tensor: scipy sparse rows become a sparse COO tensor, the rest dense float32."""
-    if hasattr(x, "tocoo"):
-        c = x.tocoo()  # type: ignore[union-attr]
-        idx = torch.as_tensor(np.vstack([c.row, c.col]).astype(np.int64))
-        return torch.sparse_coo_tensor(
-            idx, torch.as_tensor(c.data, dtype=torch.float32), c.shape, check_invariants=False
-        ).coalesce()
+class Bag(NamedTuple):
+    """Sparse (bag-of-words) rows in the form ``embedding_bag`` takes: the CSR arrays as tensors."""
+
+    indices: torch.Tensor  # int64 (nnz,): column of each stored value
+    offsets: torch.Tensor  # int64 (rows,): where each row starts in ``indices``
+    weights: torch.Tensor  # float32 (nnz,)
+    shape: tuple[int, int]
+
+    is_sparse = True
+
+    def with_weights(self, weights: torch.Tensor) -> Bag:
+        return self._replace(weights=weights)
+
+    def to_dense(self) -> torch.Tensor:
+        counts = torch.diff(torch.cat([self.offsets, torch.tensor([len(self.indices)])]))
+        rows = torch.repeat_interleave(torch.arange(self.shape[0]), counts)
+        out = torch.zeros(self.shape)
+        out.index_put_((rows, self.indices), self.weights, accumulate=True)
+        return out
+
+
+def as_tensor(x: object) -> torch.Tensor | Bag:
+    """Rows for the model: scipy sparse rows become a :class:`Bag`, the rest a dense float32 tensor."""
+    if hasattr(x, "tocsr"):
+        c = x.tocsr()  # type: ignore[union-attr]
+        return Bag(
+            torch.from_numpy(c.indices.astype(np.int64)),
+            torch.from_numpy(c.indptr[:-1].astype(np.int64)),
+            torch.from_numpy(np.asarray(c.data, dtype=np.float32)),
+            (int(c.shape[0]), int(c.shape[1])),
+        )
     return torch.as_tensor(np.asarray(x, dtype=np.float32))
 
 
@@ -30,10 +55,27 @@ def as_dense(x: object) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _mlp(sizes: list[int], final_activation: bool) -> nn.Sequential:
+class BagLinear(nn.Module):
+    """The first layer of a bag-of-words encoder: weight stored (in, out), one row per word, so a
+    document costs its words' rows (``embedding_bag``) instead of a pass over the vocabulary."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        ref = nn.Linear(in_features, out_features)  # the same initialisation as a dense layer
+        self.weight = nn.Parameter(ref.weight.detach().t().contiguous())
+        self.bias = nn.Parameter(ref.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor | Bag) -> torch.Tensor:
+        if isinstance(x, Bag):
+            h = F.embedding_bag(x.indices, self.weight, x.offsets, mode="sum", per_sample_weights=x.weights)
+            return h + self.bias
+        return x @ self.weight + self.bias
+
+
+def _mlp(sizes: list[int], final_activation: bool, bag_input: bool = False) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
+        layers.append(BagLinear(a, b) if (i == 0 and bag_input) else nn.Linear(a, b))
         if i < len(sizes) - 2 or final_activation:
             layers += [nn.LayerNorm(b), nn.GELU()]
     return nn.Sequential(*layers)
@@ -52,7 +94,7 @@ class BinaryAutoencoder(nn.Module):
         if len(hidden) < 1:
             raise ValueError("at least one hidden layer")
         self.input_dim, self.bits, self.hidden, self.bow = input_dim, bits, tuple(hidden), bow
-        self.encoder = _mlp([input_dim, *hidden], final_activation=True)
+        self.encoder = _mlp([input_dim, *hidden], final_activation=True, bag_input=bow)
         self.head = nn.Linear(hidden[-1], bits)
         self.norm = nn.BatchNorm1d(bits, affine=False, momentum=0.01)
         self.decoder = _mlp([bits, *reversed(hidden), input_dim], final_activation=False)
@@ -66,15 +108,13 @@ class BinaryAutoencoder(nn.Module):
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.scale
 
-    def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
+    def pre_activations(self, x: torch.Tensor | Bag) -> torch.Tensor:
         """Bottleneck before normalisation. Sparse (bag-of-words) input multiplies sparsely."""
-        if x.is_sparse:
-            first = self.encoder[0]
-            h = torch.sparse.mm(x, first.weight.T) + first.bias
-            return self.head(self.encoder[1:](h))
+        if isinstance(x, Bag):  # BagLinear first: a sum of the present words' rows
+            return self.head(self.encoder(x))
         return self.head(self.encoder(self.standardize(x)))
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
+    def logits(self, x: torch.Tensor | Bag) -> torch.Tensor:
         """Bottleneck pre-activations, normalised: the code is their sign."""
         return self.norm(self.pre_activations(x))
 
@@ -128,6 +168,10 @@ class BinaryAutoencoder(nn.Module):
     @classmethod
     def load(cls, directory: Path, input_dim: int, bits: int, hidden: tuple[int, ...], bow: bool) -> BinaryAutoencoder:
         m = cls(input_dim, bits, hidden, bow)
-        m.load_state_dict(load_file(str(directory / MODEL_FILE)))
+        state = load_file(str(directory / MODEL_FILE))
+        first = state.get("encoder.0.weight")
+        if bow and first is not None and tuple(first.shape) == (hidden[0], input_dim) != (input_dim, hidden[0]):
+            state["encoder.0.weight"] = first.t().contiguous()  # saved by a version with a dense first layer
+        m.load_state_dict(state)
         m.eval()
         return m

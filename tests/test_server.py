@@ -104,3 +104,38 @@ def test_rwlock_excludes_writers_from_readers():
         assert log == []  # the writer waits for the reader
     t.join(2)
     assert log == ["w"]
+
+
+def test_batcher_answers_each_request_with_its_own_rows():
+    """Concurrent requests' texts go through one model call; each request gets back exactly its rows."""
+    import time
+
+    import numpy as np
+
+    from hashsearch.server import Batcher
+
+    calls = []
+
+    def featurize(texts):
+        calls.append(len(texts))
+        time.sleep(0.02)
+        if any(t == "boom" for t in texts):
+            raise ValueError("bad text")
+        return np.array([[len(t)] for t in texts])
+
+    b = Batcher(featurize)
+    got: dict[int, list] = {}
+
+    def ask(i: int) -> None:
+        got[i] = b(["x" * i, "y" * (i + 100)]).tolist()
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == {i: [[i], [i + 100]] for i in range(40)}
+    assert len(calls) < 40 and sum(calls) == 80  # batched, nothing lost or repeated
+    with pytest.raises(ValueError, match="bad text"):
+        b(["boom"])
+    assert b(["ok"]).tolist() == [[2]]  # the batcher survives a failed call

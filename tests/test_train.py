@@ -76,3 +76,26 @@ def test_multi_positive_and_rounds_run():
     x, _ = clustered(200, dim=16, seed=3)
     m, _ = train_autoencoder(x, 8, replace(BASE, multi_positive=True, rounds=2))
     assert len(np.unique(bc.pack(m.encode(x)[0]), axis=0)) > 8
+
+
+def test_bag_of_words_layer_equals_the_dense_product_and_loads_old_layouts(tmp_path):
+    """The bag-of-words first layer (embedding_bag over the present words) computes x @ W + b,
+    sparse or dense, and a model saved with the former (out, in) dense layout still loads."""
+    from safetensors.torch import load_file, save_file
+
+    from hashsearch.model import BinaryAutoencoder, as_tensor
+
+    x = sp.random(30, 50, density=0.1, format="csr", random_state=1, dtype=np.float32)
+    m = BinaryAutoencoder(50, 16, (24, 12), bow=True).eval()
+    with torch.no_grad():
+        sparse_out = m.encoder[0](as_tensor(x))
+        dense_out = m.encoder[0](torch.as_tensor(x.toarray()))
+    assert torch.allclose(sparse_out, dense_out, atol=1e-5)
+    assert as_tensor(x).to_dense().numpy().tolist() == x.toarray().tolist()
+    signs = m.encode(x)[0]
+    m.save(tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    state["encoder.0.weight"] = state["encoder.0.weight"].t().contiguous()  # the old (out, in) layout
+    save_file(state, str(tmp_path / "model.safetensors"))
+    again = BinaryAutoencoder.load(tmp_path, 50, 16, (24, 12), bow=True)
+    assert np.array_equal(again.encode(x)[0], signs)
