@@ -65,13 +65,21 @@ def main() -> None:
     print(f"corpus: {len(texts)} {what}; max_seq_length {model.max_seq_length}; {os.cpu_count()} cores", flush=True)
     half = texts[: len(texts) // 2]
     model.encode(half[:64], batch_size=64)  # warm up
-    t = time.perf_counter()
-    raw = model.encode(half, batch_size=64, normalize_embeddings=True)
-    t_raw = time.perf_counter() - t
-    t = time.perf_counter()
-    ours = fz.transform(half)
-    t_ours = time.perf_counter() - t
-    assert np.allclose(raw, ours, atol=1e-5)
+    # interleaved (ABBA over 4 slices) so that drift on a noisy machine hits both sides alike
+    t_raw = t_ours = 0.0
+    slices = np.array_split(np.arange(len(half)), 4)
+    for i, sl in enumerate(slices):
+        part = [half[j] for j in sl]
+        order = ("raw", "ours") if i % 2 == 0 else ("ours", "raw")
+        for which in order:
+            t = time.perf_counter()
+            if which == "raw":
+                raw = model.encode(part, batch_size=64, normalize_embeddings=True)
+                t_raw += time.perf_counter() - t
+            else:
+                ours = fz.transform(part)
+                t_ours += time.perf_counter() - t
+        assert np.allclose(raw, ours, atol=1e-5)
 
     work = Path(tempfile.mkdtemp(prefix="hs-query-"))
     idx = HashIndex.build(work / "idx", [Record(str(i), s) for i, s in enumerate(texts)], featurizer=fz)
