@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import codes as bitcodes
-from .config import IndexConfig, TrainConfig, check_bits
+from .config import TrainConfig, check_bits
 from .errors import HashsearchError
 from .featurizers import Featurizer, make_featurizer
 from .sources import Record
@@ -103,7 +103,16 @@ def build_distributed(
     partition_docs: int = PARTITION_DOCS,
 ) -> Any:
     """Build an index with featurizing and coding on the Dask workers of ``client``."""
-    from .index import CONFIG_FILE, STREAM_CHUNK, HashIndex, _abandon, _batched, _check_target, _install, _temp_dir
+    from .index import (
+        STREAM_CHUNK,
+        HashIndex,
+        _abandon,
+        _batched,
+        _check_target,
+        _install,
+        _temp_dir,
+        _write_index_files,
+    )
     from .index import _zero_codes as zero_codes
     from .train import train_autoencoder, training_rows
 
@@ -157,14 +166,7 @@ def build_distributed(
                 bar.update(m)
         if bar is not None:
             bar.close()
-        db.finalize()
-        config = IndexConfig(
-            bits=bits, featurizer=fz.spec(), input_dim=int(model.input_dim), train=cfg, store=db.spec()
-        )
-        config.save(tmp / CONFIG_FILE)
-        model.save(tmp)
-        fz.save(tmp)
-        db.close()
+        _write_index_files(tmp, db, model, fz, bits, cfg)
         _install(tmp, path)
     except BaseException:
         _abandon(tmp, db)

@@ -262,12 +262,7 @@ class HashIndex:
         signs, latent = model.encode(x)
         slots = np.arange(x.shape[0], dtype=np.int64)
         store.set_codes(slots, bitcodes.pack(signs), cls._rerank_vectors(fz, x, latent) if keep_features else None)
-        store.finalize()
-        config = IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(x.shape[1]), train=cfg, store=store.spec())
-        config.save(tmp / CONFIG_FILE)
-        model.save(tmp)
-        fz.save(tmp)
-        store.close()
+        _write_index_files(tmp, store, model, fz, bits, cfg)
 
     @classmethod
     def load(cls, path: str | Path) -> HashIndex:
@@ -660,6 +655,18 @@ def _install(tmp: Path, path: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, path)
+
+
+def _write_index_files(
+    tmp: Path, store: DocumentStore, model: Any, fz: Featurizer, bits: int, cfg: TrainConfig
+) -> None:
+    """The end of every build: finalize and close the store, write config, model and featurizer."""
+    store.finalize()
+    config = IndexConfig(bits=bits, featurizer=fz.spec(), input_dim=int(model.input_dim), train=cfg, store=store.spec())
+    config.save(tmp / CONFIG_FILE)
+    model.save(tmp)
+    fz.save(tmp)
+    store.close()
 
 
 def _abandon(tmp: Path, db: DocumentStore | None) -> None:

@@ -229,20 +229,23 @@ class PostgresStore(DocumentStore):
         return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.int32)
 
     # -- writes ------------------------------------------------------------------------------
+    def _writer(self) -> Any:
+        """The write connection, opened on first use (readers never share its transactions)."""
+        if self._wconn is None:
+            self._wconn = psycopg.connect(self.url, autocommit=True)
+        return self._wconn
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         with self._wmutex:
-            if self._wconn is None:
-                self._wconn = psycopg.connect(self.url, autocommit=True)
-            with self._wconn.transaction():
+            with self._writer().transaction():
                 yield self._wconn
                 self._wconn.execute(self._sql(BUMP_GENERATION))
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         with self._wmutex:
-            if self._wconn is None:
-                self._wconn = psycopg.connect(self.url, autocommit=True)
+            self._writer()
             key = f"hashsearch:{self.table}"
             self._wconn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
             try:
