@@ -33,7 +33,7 @@ def parse(v: str):  # type: ignore[no-untyped-def]
     if v in ("True", "False"):
         return v == "True"
     if "," in v:
-        return tuple(int(x) for x in v.split(","))
+        return tuple(int(x) for x in v.split(",") if x)  # "1024," is a one-layer tuple
     return v
 
 

@@ -39,6 +39,24 @@ class BinaryIndex:
         # holes[i] = (i-th missing slot) - first - i: the number of present slots below it
         return positions + self._first + np.searchsorted(self._holes, positions, side="right")
 
+    def positions_of(self, slots: np.ndarray) -> np.ndarray:
+        """int64 positions of present slots (the inverse of :meth:`slots_of`)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if self._explicit is not None:
+            return np.searchsorted(self._explicit, slots).astype(np.int64)
+        if len(self._holes) == 0:
+            return slots - self._first
+        missing = self._holes + self._first + np.arange(len(self._holes), dtype=np.int64)
+        return slots - self._first - np.searchsorted(missing, slots, side="left")
+
+    def codes_of(self, slots: np.ndarray) -> np.ndarray:
+        """Packed codes (len(slots), bits // 8) of present slots, read from FAISS's storage in place."""
+        n, nbytes = len(self), self.bits // 8
+        if n == 0:
+            return np.empty((0, nbytes), dtype=np.uint8)
+        stored = faiss.rev_swig_ptr(self._index.xb.data(), n * nbytes).reshape(n, nbytes)
+        return stored[self.positions_of(slots)]
+
     @property
     def slots(self) -> np.ndarray:
         """Slot of each position (int64, read-only)."""

@@ -121,7 +121,10 @@ def index(
     vectors_key: Optional[str] = VectorsKey,
     ids_key: str = IdsKey,
     variant: Optional[str] = typer.Option(
-        None, "--variant", help="Training objective: neighbor (default), plain, denoising, variational."
+        None,
+        "--variant",
+        help="Training objective: neighbor (default: similar documents), distill (query -> document "
+        "retrieval), plain, denoising, variational.",
     ),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Training epochs."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same codes)."),
@@ -159,15 +162,16 @@ def index(
     def body() -> None:
         from dataclasses import replace
 
-        from .config import Corruption, TrainConfig, Variant
+        from .config import Corruption, TrainConfig
         from .index import HashIndex
         from .sources import SourceKind, detect_kind, read_vectors
 
         target = index_dir or DEFAULT_INDEX_ROOT / source.name.split(".")[0]
         opts: dict[str, Any] = {}
         try:
+            base = TrainConfig.for_bag_of_words() if featurizer == "tfidf" else TrainConfig()
             if variant is not None:
-                opts["variant"] = Variant(variant)
+                base = TrainConfig.for_variant(variant, bag_of_words=featurizer == "tfidf")
             if corruption is not None:
                 opts["corruption"] = Corruption(corruption)
             if hidden is not None:
@@ -177,7 +181,6 @@ def index(
         for name, val in (("epochs", epochs), ("seed", seed), ("noise", noise), ("neighbors", neighbors)):
             if val is not None:
                 opts[name] = val
-        base = TrainConfig.for_bag_of_words() if featurizer == "tfidf" else TrainConfig()
         train = replace(base, **opts)
         try:
             from .config import check_bits
@@ -266,6 +269,12 @@ def query(
     candidates: Optional[int] = typer.Option(
         None, "--candidates", help="Candidates to rerank [default: max(10k, 100)]."
     ),
+    asymmetric: bool = typer.Option(
+        False,
+        "--asymmetric",
+        help="Without rerank: order the Hamming-nearest codes by the query's real-valued code against "
+        "their bits (finer than Hamming distance, no float features needed).",
+    ),
     as_json: bool = JsonOut,
 ) -> None:
     """Search the index with a text: its bucket, then buckets 1, 2, ... bit flips away."""
@@ -274,7 +283,12 @@ def query(
         idx = _open(index_dir)
         _check_k(k, radius)
         hits = idx.search(
-            text, k, radius=radius, rerank=idx.has_features if rerank is None else rerank, candidates=candidates
+            text,
+            k,
+            radius=radius,
+            rerank=idx.has_features if rerank is None else rerank,
+            candidates=candidates,
+            asymmetric=asymmetric,
         )[0]
         _emit([h.to_dict() for h in hits]) if as_json else _print_hits(hits)
 
@@ -450,12 +464,12 @@ def _parse_bits(bits: str) -> list[int]:
 def _train_opts(variant: str | None, epochs: int | None, bag_of_words: bool = False) -> Any:
     from dataclasses import replace
 
-    from .config import TrainConfig, Variant
+    from .config import TrainConfig
 
     cfg = TrainConfig.for_bag_of_words() if bag_of_words else TrainConfig()
     try:
         if variant:
-            cfg = replace(cfg, variant=Variant(variant))
+            cfg = TrainConfig.for_variant(variant, bag_of_words=bag_of_words)
     except ValueError as e:
         raise HashsearchError(f"invalid training option: {e}") from None
     return replace(cfg, epochs=epochs) if epochs else cfg
@@ -527,16 +541,21 @@ def eval_qrels(
     split: str = typer.Option("test", "--split", help="BEIR qrels split."),
     bits: str = typer.Option("64", "--bits", help="Comma-separated code lengths."),
     share: float = typer.Option(0.1, "--share", help="Share of the corpus taken as hash candidates for rerank."),
-    seeds: int = typer.Option(1, "--seeds"),
+    seeds: int = typer.Option(1, "--seeds", help="Seeds of the hashsearch method (one row each)."),
+    methods: str = typer.Option("sign,itq,hashsearch", "--methods", help="Comma-separated hashing methods."),
+    variant: Optional[str] = typer.Option(
+        None, "--variant", help="Training objective of the hashsearch method (distill: the retrieval setting)."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the rows as JSON here."),
     as_json: bool = JsonOut,
 ) -> None:
-    """nDCG@10, recall@100 and the share of the corpus scored, for float cosine, codes, and codes + rerank."""
+    """nDCG@10, recall@100 and the share of the corpus scored, for float cosine and, per method, codes
+    (Hamming), codes ordered asymmetrically, and asymmetric candidates reranked by float cosine."""
 
     def body() -> None:
         import numpy as np
 
-        from .evaluation import evaluate_qrels, load_beir, load_trec
+        from .evaluation import METHODS, evaluate_qrels, load_beir, load_trec
         from .featurizers import SentenceTransformerFeaturizer
 
         d = load_trec(data) if (data / "doc-text.trec").exists() else load_beir(data, split)
@@ -549,18 +568,32 @@ def eval_qrels(
         else:
             fz = SentenceTransformerFeaturizer()
             doc_x, q_x = fz.transform(d.doc_texts, progress=not as_json), fz.transform(d.query_texts)
-        rows = evaluate_qrels(d, doc_x, q_x, _parse_bits(bits), share, seeds=list(range(seeds)))
+        ms = [m for m in methods.split(",") if m]
+        bad = [m for m in ms if m not in METHODS]
+        if bad:
+            raise HashsearchError(f"unknown method {bad[0]!r} (choose from {', '.join(METHODS)})")
+        rows = evaluate_qrels(
+            d,
+            doc_x,
+            q_x,
+            _parse_bits(bits),
+            share,
+            _train_opts(variant, None),
+            seeds=list(range(seeds)),
+            methods=ms,
+        )
         if out:
             out.write_text(json.dumps({"data": str(data), "rows": rows}, indent=2))
         if as_json:
             _emit(rows)
             return
-        typer.echo(f"{'method':<22}{'bits':>6}{'seed':>6}{'nDCG@10':>10}{'R@100':>8}{'scored':>9}")
+        typer.echo(f"{'method':<22}{'bits':>6}{'seed':>6}{'nDCG@10':>10}{'R@100':>8}{'floats':>9}{'codes':>9}")
         for r in rows:
             typer.echo(
                 f"{r['method']:<22}{r['bits']!s:>6}{r['seed']:>6}{100 * r['ndcg@10']:>10.2f}"
-                f"{100 * r['recall@100']:>8.2f}{100 * r['scored_share']:>8.1f}%"
+                f"{100 * r['recall@100']:>8.2f}{100 * r['scored_share']:>8.1f}%{100 * r['codes_share']:>8.1f}%"
             )
+        typer.echo("floats / codes: share of the corpus whose float features / codes each query scores")
 
     _run(body)
 

@@ -56,6 +56,17 @@ def hamming(queries: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
+def asymmetric_scores(latent: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Asymmetric scores (n_queries, n_codes), float32 in [-1, 1]: each query's real-valued latent
+    (before binarisation) against the codes' bits as +-1, over the number of bits. Only the codes
+    are needed on the document side; unlike Hamming distance, two codes equally far from the
+    query's code still differ when the query is sure of some bits and unsure of others."""
+    latent = np.atleast_2d(np.asarray(latent, dtype=np.float32))
+    bits = latent.shape[1]
+    signs = unpack(codes, bits).astype(np.float32) * 2 - 1
+    return (latent @ signs.T) / bits
+
+
 def brute_force_knn(queries: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest codes by (Hamming distance, index). Returns (distances, indices), 2-D."""
     d = hamming(queries, codes)

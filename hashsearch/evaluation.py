@@ -10,7 +10,7 @@ import gzip
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -76,7 +76,7 @@ def recall_at_k(ranked: Sequence[Sequence[str]], qrels: Sequence[dict[str, int]]
     return float(np.mean(out)) if out else 0.0
 
 
-# -- baselines: functions fit(train) -> encode(x) -> packed codes --------------------------------
+# -- baselines: fit(train); project(x) -> real values whose signs are the bits; encode(x) -> packed codes
 class LSH:
     """Random hyperplanes through the training mean."""
 
@@ -89,8 +89,11 @@ class LSH:
         self.w = rng.standard_normal((x.shape[1], self.bits)).astype(np.float32)
         return self
 
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.w
+
     def encode(self, x: np.ndarray) -> np.ndarray:
-        return bitcodes.pack((x - self.mean) @ self.w > 0)
+        return bitcodes.pack(self.project(x) > 0)
 
 
 class PCASign:
@@ -105,8 +108,11 @@ class PCASign:
         self.w = vt[: self.bits].T.astype(np.float32)
         return self
 
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.w
+
     def encode(self, x: np.ndarray) -> np.ndarray:
-        return bitcodes.pack((x - self.mean) @ self.w > 0)
+        return bitcodes.pack(self.project(x) > 0)
 
 
 class ITQ(PCASign):
@@ -144,8 +150,11 @@ class SignQuantization:
         self.bits = x.shape[1] - x.shape[1] % 8
         return self
 
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return x[:, : self.bits]
+
     def encode(self, x: np.ndarray) -> np.ndarray:
-        return bitcodes.pack(x[:, : self.bits] > 0)
+        return bitcodes.pack(self.project(x) > 0)
 
 
 # -- benchmark data --------------------------------------------------------------------------------
@@ -276,11 +285,11 @@ def _baseline(method: str, bits: int, seed: int) -> Any:
     }[method]()
 
 
-def fit_codes(
-    method: str, bits: int, x_train: Any, others: Sequence[Any], train: TrainConfig, seed: int, bow: bool
-) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """Fit a hashing method on ``x_train``; return its packed codes for train and for each of ``others``."""
-    t0 = time.perf_counter()
+def fit_encoder(
+    method: str, bits: int, x_train: Any, train: TrainConfig, seed: int, bow: bool
+) -> Callable[[Any], tuple[np.ndarray, np.ndarray]]:
+    """Fit a hashing method on ``x_train``; return x -> (packed codes, real-valued latents whose
+    signs are the bits: the autoencoder's tanh latent, a baseline's projection)."""
     if method.startswith("hashsearch"):
         from .train import train_autoencoder
 
@@ -290,15 +299,32 @@ def fit_codes(
         elif method == "hashsearch-plain":
             cfg = replace(cfg, variant=Variant.PLAIN)
         model, _ = train_autoencoder(x_train, bits, cfg, bow=bow)
-        enc = lambda x: bitcodes.pack(model.encode(x)[0])  # noqa: E731
+
+        def encode(x: Any) -> tuple[np.ndarray, np.ndarray]:
+            signs, latent = model.encode(x)
+            return bitcodes.pack(signs), latent
+
+        return encode
+    if method in ("pca", "itq") and hasattr(x_train, "toarray"):
+        base: Any = _SparsePCA(method, bits, seed).fit(x_train)
     else:
-        if method in ("pca", "itq") and hasattr(x_train, "toarray"):
-            model = _SparsePCA(method, bits, seed).fit(x_train)
-        else:
-            model = _baseline(method, bits, seed).fit(_dense(x_train))
-        enc = lambda x: model.encode(_dense(x))  # noqa: E731
-    tr = enc(x_train)
-    return tr, [enc(o) for o in others], time.perf_counter() - t0
+        base = _baseline(method, bits, seed).fit(_dense(x_train))
+
+    def project(x: Any) -> tuple[np.ndarray, np.ndarray]:
+        v = np.asarray(base.project(_dense(x)), dtype=np.float32)
+        return bitcodes.pack(v > 0), v
+
+    return project
+
+
+def fit_codes(
+    method: str, bits: int, x_train: Any, others: Sequence[Any], train: TrainConfig, seed: int, bow: bool
+) -> tuple[np.ndarray, list[np.ndarray], float]:
+    """Fit a hashing method on ``x_train``; return its packed codes for train and for each of ``others``."""
+    t0 = time.perf_counter()
+    enc = fit_encoder(method, bits, x_train, train, seed, bow)
+    tr = enc(x_train)[0]
+    return tr, [enc(o)[0] for o in others], time.perf_counter() - t0
 
 
 class _SparsePCA:
@@ -318,8 +344,8 @@ class _SparsePCA:
             self.w = (self.w @ itq_rotation(xd @ self.w, seed=self.seed)).astype(np.float32)
         return self
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        return bitcodes.pack((x - self.mean) @ self.w > 0)
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.w
 
 
 def _cosine_topk(q: Any, db: Any, k: int) -> np.ndarray:
@@ -427,6 +453,19 @@ def rank_by_codes(q_codes: np.ndarray, db_codes: np.ndarray, k: int) -> np.ndarr
     return hamming_knn(q_codes, db_codes, k)
 
 
+def asymmetric_order(q_latents: np.ndarray, db_codes: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
+    """The engine's asymmetric step: each query's ``pool`` (Hamming-nearest first) reordered by
+    :func:`hashsearch.codes.asymmetric_scores`, ties by Hamming rank; the first ``k`` kept."""
+    out = np.empty((len(pool), min(k, pool.shape[1])), dtype=np.int64)
+    for i, row in enumerate(pool):
+        a = bitcodes.asymmetric_scores(q_latents[i], db_codes[row])[0]
+        out[i] = row[np.lexsort((np.arange(len(row)), -a))[: out.shape[1]]]
+    return out
+
+
+QRELS_METHODS = ("sign", "itq", "hashsearch")
+
+
 def evaluate_qrels(
     data: QrelsData,
     doc_x: np.ndarray,
@@ -436,18 +475,29 @@ def evaluate_qrels(
     train: TrainConfig | None = None,
     seeds: Sequence[int] = (0,),
     log: Any = None,
+    methods: Sequence[str] = QRELS_METHODS,
 ) -> list[dict[str, Any]]:
-    """nDCG@10, recall@100 and the share of the corpus scored by floats per query, for float cosine,
-    codes alone (Hamming order), and hash candidates (the nearest ``share`` of the corpus) reranked."""
+    """nDCG@10, recall@100 and the share of the corpus scored by floats per query, for float cosine
+    and, per hashing method, the engine's three orders:
+
+    - ``M``: codes alone, the 100 nearest by Hamming distance (ties by index);
+    - ``M-asym``: codes alone, the 4 x 100 Hamming-nearest reordered by the asymmetric score
+      (query latent against document bits, ``HashIndex.search(..., asymmetric=True)``);
+    - ``M+rerank``: the 4 x ``share`` Hamming-nearest, the best ``share`` of the corpus by the
+      asymmetric score, reranked by float cosine (``HashIndex.search(..., rerank=True)``). Floats
+      are scored for ``share`` of the corpus (``scored_share``); codes for 4 x that (``codes_share``).
+    """
+    from .index import ASYMMETRIC_POOL
+
     train = train or TrainConfig()
     ids = np.array(data.doc_ids)
     qrels = [data.qrels[q] for q in data.query_ids]
     n = len(ids)
-    pool = max(100, int(share * n))
+    pool = min(n, max(100, int(share * n)))
     dn = doc_x / np.maximum(np.linalg.norm(doc_x, axis=1, keepdims=True), 1e-12)
     qn = query_x / np.maximum(np.linalg.norm(query_x, axis=1, keepdims=True), 1e-12)
 
-    def metrics(method: str, b: Any, seed: int, ranked: np.ndarray, scored: float) -> dict[str, Any]:
+    def metrics(method: str, b: Any, seed: int, ranked: np.ndarray, scored: float, codes: float) -> dict[str, Any]:
         lists = [list(ids[r]) for r in ranked]
         row = {
             "method": method,
@@ -456,20 +506,24 @@ def evaluate_qrels(
             "ndcg@10": ndcg_at_k(lists, qrels, 10),
             "recall@100": recall_at_k(lists, qrels, 100),
             "scored_share": scored,
+            "codes_share": codes,
         }
         if log:
             log(row)
         return row
 
-    rows = [metrics("float", None, 0, cosine_knn(qn, dn, 100), 1.0)]
-    for method in ("sign", "itq", "hashsearch"):
+    rows = [metrics("float", None, 0, cosine_knn(qn, dn, 100), 1.0, 0.0)]
+    for method in methods:
         for b in [None] if method == "sign" else bits:
-            for seed in seeds if method == "hashsearch" else seeds[:1]:
+            for seed in seeds if method.startswith("hashsearch") else seeds[:1]:
                 nb = b or doc_x.shape[1] - doc_x.shape[1] % 8
-                tr, (te,), _ = fit_codes(method, nb, doc_x, [query_x], train, seed, bow=False)
-                rows.append(metrics(method, nb, seed, hamming_knn(te, tr, 100), 0.0))
-                cand = hamming_knn(te, tr, pool)
+                enc = fit_encoder(method, nb, doc_x, train, seed, bow=False)
+                (tr, _), (te, lq) = enc(doc_x), enc(query_x)
+                rows.append(metrics(method, nb, seed, hamming_knn(te, tr, 100), 0.0, 1.0))
+                wide = hamming_knn(te, tr, min(n, ASYMMETRIC_POOL * 100))
+                rows.append(metrics(f"{method}-asym", nb, seed, asymmetric_order(lq, tr, wide, 100), 0.0, 1.0))
+                cand = asymmetric_order(lq, tr, hamming_knn(te, tr, min(n, ASYMMETRIC_POOL * pool)), pool)
                 sims = np.einsum("qd,qkd->qk", qn, dn[cand])
                 rr = np.take_along_axis(cand, np.argsort(-sims, axis=1, kind="stable")[:, :100], 1)
-                rows.append(metrics(f"{method}+rerank", nb, seed, rr, pool / n))
+                rows.append(metrics(f"{method}+rerank", nb, seed, rr, pool / n, min(n, ASYMMETRIC_POOL * pool) / n))
     return rows

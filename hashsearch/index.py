@@ -40,12 +40,15 @@ from .store import DocumentStore, StoredDoc, create_store, drop_store, open_stor
 from .table import BucketTable
 
 CONFIG_FILE = "config.json"
+# Asymmetric ordering picks its results (or rerank pool) from this many times as many Hamming-nearest codes
+ASYMMETRIC_POOL = 4
 SNIPPET_CHARS = 200
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One result. ``score`` is the rerank cosine when reranked, else ``1 - distance / bits``."""
+    """One result. ``score`` is the rerank cosine when reranked, the asymmetric score (query latent
+    against the code's bits, in [-1, 1]) when ordered asymmetrically, else ``1 - distance / bits``."""
 
     id: str
     distance: int
@@ -328,10 +331,15 @@ class HashIndex:
 
     def encode_features(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """(packed codes, rerank vectors) of feature rows."""
+        codes, rv, _ = self._encode_queries(x)
+        return codes, rv
+
+    def _encode_queries(self, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(packed codes, rerank vectors, real-valued latents) of feature rows."""
         if x.shape[1] != self.config.input_dim:
             raise HashsearchError(f"vectors have dimension {x.shape[1]}, the index expects {self.config.input_dim}")
         signs, latent = self.model.encode(x)
-        return bitcodes.pack(signs), self._rerank_vectors(self.featurizer, x, latent)
+        return bitcodes.pack(signs), self._rerank_vectors(self.featurizer, x, latent), latent
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Packed codes (n, bits // 8) of texts."""
@@ -350,11 +358,14 @@ class HashIndex:
         radius: int | None = None,
         rerank: bool = False,
         candidates: int | None = None,
+        asymmetric: bool = False,
     ) -> list[list[Hit]]:
-        """Search by text. Always 2-D: one list of hits per query."""
+        """Search by text. Always 2-D: one list of hits per query. See :meth:`search_codes`."""
         if isinstance(queries, str):
             queries = [queries]
-        return self.search_vectors(self.featurize(queries), k, radius=radius, rerank=rerank, candidates=candidates)
+        return self.search_vectors(
+            self.featurize(queries), k, radius=radius, rerank=rerank, candidates=candidates, asymmetric=asymmetric
+        )
 
     def search_vectors(
         self,
@@ -364,12 +375,22 @@ class HashIndex:
         radius: int | None = None,
         rerank: bool = False,
         candidates: int | None = None,
+        asymmetric: bool = False,
     ) -> list[list[Hit]]:
-        """Search by feature vectors (rows), e.g. for an index built from vectors."""
+        """Search by feature vectors (rows), e.g. for an index built from vectors. A reranked
+        search always picks its pool asymmetrically (see :meth:`search_codes`)."""
         if not hasattr(vectors, "toarray"):
             vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        codes, rv = self.encode_features(vectors)
-        return self.search_codes(codes, k, radius=radius, rerank=rerank, candidates=candidates, rerank_vectors=rv)
+        codes, rv, latent = self._encode_queries(vectors)
+        return self.search_codes(
+            codes,
+            k,
+            radius=radius,
+            rerank=rerank,
+            candidates=candidates,
+            rerank_vectors=rv,
+            query_latents=latent if (rerank or asymmetric) else None,
+        )
 
     def search_codes(
         self,
@@ -381,8 +402,16 @@ class HashIndex:
         candidates: int | None = None,
         rerank_vectors: np.ndarray | None = None,
         exclude: Sequence[int] | None = None,
+        query_latents: np.ndarray | None = None,
     ) -> list[list[Hit]]:
-        """Search by packed codes (n, bits // 8)."""
+        """Search by packed codes (n, bits // 8).
+
+        Plain: the ``k`` nearest codes by (Hamming distance, slot), exactly. ``rerank``: the
+        ``candidates`` nearest, reordered by float cosine. ``query_latents`` (the queries'
+        real-valued codes before binarisation, as :meth:`search_vectors` passes them): the
+        ``ASYMMETRIC_POOL`` times as many Hamming-nearest codes are ordered by the asymmetric score
+        (:func:`hashsearch.codes.asymmetric_scores`), and the best ``k`` (or rerank pool) kept.
+        """
         codes = np.atleast_2d(np.asarray(codes, dtype=np.uint8))
         if len(codes) == 0:
             return []
@@ -390,14 +419,25 @@ class HashIndex:
             raise HashsearchError(f"codes must have {self.bits // 8} bytes ({self.bits} bits)")
         if rerank and (rerank_vectors is None or not self.has_features):
             raise HashsearchError("reranking needs float features: this index or query has none")
-        found = [
-            self.candidates(c, k, radius=radius, rerank=rerank, candidates=candidates, exclude=exclude) for c in codes
-        ]
+        if query_latents is not None and len(query_latents) != len(codes):
+            raise HashsearchError(f"{len(codes)} codes but {len(query_latents)} query latents")
+        need = max(k, candidates or self.default_candidates(k)) if rerank else k
+        found = []
+        for i, c in enumerate(codes):
+            if query_latents is None:
+                s, d, _ = self.candidates(c, need, radius=radius, exclude=exclude)
+                found.append((s, d, 1.0 - d / self.bits))
+                continue
+            s, d, _ = self.candidates(c, ASYMMETRIC_POOL * need, radius=radius, exclude=exclude)
+            s, d = s[: ASYMMETRIC_POOL * need], d[: ASYMMETRIC_POOL * need]  # exactly, by (distance, slot)
+            a = bitcodes.asymmetric_scores(query_latents[i], self._binary.codes_of(s))[0]
+            order = np.lexsort((s, d, -a))[:need]
+            found.append((s[order], d[order], a[order]))
         if rerank:
             assert rerank_vectors is not None
             found = [self._rerank(s, d, rerank_vectors[i], k) for i, (s, d, _) in enumerate(found)]
         else:
-            found = [(s[:k], d[:k], 1.0 - d[:k] / self.bits) for s, d, _ in found]
+            found = [(s[:k], d[:k], sc[:k]) for s, d, sc in found]
         docs = self.store.docs(np.concatenate([s for s, _, _ in found]) if found else [])
         return [
             [

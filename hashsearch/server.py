@@ -32,6 +32,7 @@ class Params(BaseModel):
     radius: int | None = Field(None, ge=0, le=MAX_RADIUS)
     rerank: bool | None = None
     candidates: int | None = Field(None, ge=1, le=10 * MAX_K)
+    asymmetric: bool = False  # order codes by the query's real-valued code (text and vector queries)
 
 
 class TextQuery(Params):
@@ -260,7 +261,9 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
         x = featurize(q.queries)  # batched with concurrent requests' texts
         with reading() as idx:
             r = rerank_of(q, idx)
-            return hits(idx.search_vectors(x, q.k, radius=q.radius, rerank=r, candidates=q.candidates))
+            return hits(
+                idx.search_vectors(x, q.k, radius=q.radius, rerank=r, candidates=q.candidates, asymmetric=q.asymmetric)
+            )
 
     @app.post("/search/vectors")
     def search_vectors(q: VectorQuery) -> dict[str, Any]:
@@ -270,7 +273,11 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
         with reading() as idx:
             if v.ndim != 2 or v.shape[1] != idx.config.input_dim:
                 raise HTTPException(422, f"vectors must have {idx.config.input_dim} dimensions")
-            return hits(idx.search_vectors(v, q.k, radius=q.radius, rerank=rerank_of(q, idx), candidates=q.candidates))
+            return hits(
+                idx.search_vectors(
+                    v, q.k, radius=q.radius, rerank=rerank_of(q, idx), candidates=q.candidates, asymmetric=q.asymmetric
+                )
+            )
 
     @app.post("/search/codes")
     def search_codes(q: CodeQuery) -> dict[str, Any]:
@@ -279,6 +286,8 @@ def create_app(index_dir: str | Path, *, api_key: str | None = None, require_key
                 c = bitcodes.from_hex(q.codes, idx.bits)
             except ValueError as e:
                 raise HTTPException(422, str(e)) from None
+            if q.asymmetric:
+                raise HTTPException(422, "asymmetric ordering needs the query's real-valued code: send text")
             return hits(idx.search_codes(c, q.k, radius=q.radius))
 
     @app.get("/similar/{doc_id:path}")

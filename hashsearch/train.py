@@ -167,7 +167,7 @@ def _train_round(
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     stochastic = cfg.variant == Variant.VARIATIONAL
-    noisy = cfg.variant in (Variant.DENOISING, Variant.NEIGHBOR)
+    noisy = cfg.variant in (Variant.DENOISING, Variant.NEIGHBOR, Variant.DISTILL)
 
     def rows_of(idx: np.ndarray) -> Any:
         return as_tensor(x[idx])  # type: ignore[index]

@@ -61,6 +61,21 @@ def test_index_query_info_json(tmp_path, corpus):
     assert len(code["hex"]) == 4 and len(code["bits"]) == 16 and isinstance(code["int64"], int)
 
 
+def test_retrieval_setting_and_asymmetric_query(tmp_path, corpus):
+    src = write_jsonl(tmp_path / "c.jsonl", corpus)
+    r = run("index", src, "--index", tmp_path / "i", *FAST, "--variant", "distill", "--json")
+    assert r.exit_code == 0, r.output
+    train = json.loads((tmp_path / "i" / "config.json").read_text())["train"]
+    assert train["variant"] == "distill" and train["distill_weight"] == 3.0 and train["contrastive_weight"] == 0.0
+    r = run("query", tmp_path / "i", "rocket launch orbit", "-k", "5", "--no-rerank", "--asymmetric", "--json")
+    assert r.exit_code == 0, r.output
+    hits = json.loads(r.stdout)
+    assert len(hits) == 5 and all(a["score"] >= b["score"] for a, b in zip(hits, hits[1:]))
+    assert all(-1 <= h["score"] <= 1 for h in hits)
+    r = run("index", src, "--index", tmp_path / "j", *FAST, "--variant", "nonsense")
+    assert r.exit_code != 0 and "nonsense" in r.output and "Traceback" not in r.output
+
+
 def test_add_then_delete(built, tmp_path):
     new = write_jsonl(
         tmp_path / "new.jsonl", [{"id": "x1", "text": "rocket moon orbit"}, {"id": "x2", "text": "pasta garlic"}]

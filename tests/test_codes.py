@@ -53,3 +53,31 @@ def test_int64_and_hex_forms():
     assert bc.to_int64(full).tolist() == [-1]  # two's complement at 64 bits
     with pytest.raises(ValueError):
         bc.from_hex(["abc"], 16)
+
+
+def test_asymmetric_scores_by_hand():
+    codes = bc.pack(np.array([[1, 0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 0]], dtype=bool))
+    latent = np.array([[0.5, -1, 0, 0, 0, 0, 0, 0.25]], dtype=np.float32)
+    # code 0 as +-1: [1,-1,-1,-1,-1,-1,-1,1]; code 1: all -1
+    np.testing.assert_allclose(bc.asymmetric_scores(latent, codes), [[(0.5 + 1 + 0.25) / 8, (-0.5 + 1 - 0.25) / 8]])
+    # the code of the latent's own signs attains the highest score of all 256 codes: sum |latent| / bits
+    s = bc.asymmetric_scores(latent, np.arange(256, dtype=np.uint8)[:, None])[0]
+    assert s.max() == pytest.approx(np.abs(latent).sum() / 8) == s[int(bc.pack(latent > 0)[0, 0])]
+
+
+def test_binary_index_reads_codes_by_slot_in_every_slot_form():
+    from hashsearch.binary_index import BinaryIndex
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 256, (300, 4), dtype=np.uint8)
+    b = BinaryIndex(32)
+    b.add(codes, np.arange(10, 310))
+    for form in ("implicit", "holes", "explicit"):
+        if form == "holes":
+            b.remove(np.arange(15, 300, 7))
+        elif form == "explicit":
+            b.remove(b.slots[b.slots % 3 != 0])
+        slots = b.slots
+        assert (b.positions_of(slots) == np.arange(len(slots))).all()
+        np.testing.assert_array_equal(b.codes_of(slots[::-1]), codes[slots[::-1] - 10])
+    assert b._explicit is not None  # the last removal left the explicit form

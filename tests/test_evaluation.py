@@ -103,3 +103,26 @@ def test_ng20_minilm_baselines_match_the_published_figures():
     got = {r["method"]: 100 * r["p@100"] for r in rows}
     assert got["float"] == pytest.approx(44.98, abs=0.05)
     assert got["itq"] == pytest.approx(42.83, abs=0.3)
+
+
+def test_eval_qrels_orders_against_exact_references():
+    from hashsearch.evaluation import QrelsData, asymmetric_order, evaluate_qrels
+
+    x, _ = clustered(300, dim=24, clusters=6, seed=3)
+    q = x[:40] + 0.3 * np.random.default_rng(0).standard_normal((40, 24)).astype(np.float32)
+    ids = [f"d{i}" for i in range(300)]
+    qrels = {f"q{i}": {f"d{i}": 1, f"d{(i * 7) % 300}": 1} for i in range(40)}
+    data = QrelsData("toy", ids, [""] * 300, list(qrels), [""] * 40, qrels)
+    # share 1: the pool is the whole corpus, so rerank must give exactly the float cosine ranking
+    rows = {r["method"]: r for r in evaluate_qrels(data, x, q, [16], share=1.0, methods=["itq"])}
+    assert set(rows) == {"float", "itq", "itq-asym", "itq+rerank"}
+    assert rows["itq+rerank"]["ndcg@10"] == pytest.approx(rows["float"]["ndcg@10"])
+    assert rows["itq+rerank"]["recall@100"] == pytest.approx(rows["float"]["recall@100"])
+    assert rows["itq+rerank"]["scored_share"] == 1.0 and rows["itq"]["scored_share"] == 0.0
+    # the asymmetric step by hand: latent . (+-1 bits), ties kept in pool order
+    bits = np.zeros((3, 8), bool)
+    bits[0, :2] = bits[2, 0] = True
+    codes = np.packbits(bits, 1)
+    lat = np.array([[0.9, 0.1, 0, 0, 0, 0, 0, 0]], np.float32)
+    assert asymmetric_order(lat, codes, np.array([[1, 2, 0]]), 3).tolist() == [[0, 2, 1]]
+    assert asymmetric_order(lat, codes, np.array([[1, 2]]), 1).tolist() == [[2]]

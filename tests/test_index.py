@@ -11,6 +11,7 @@ import pytest
 from conftest import clustered
 from hashsearch import HashIndex, HashsearchError, IndexFormatError, NotFoundError, Record, TrainConfig
 from hashsearch import codes as bc
+from hashsearch.index import ASYMMETRIC_POOL
 
 TRAIN = TrainConfig(epochs=4, hidden=(64, 32), batch_size=64, neighbors=5)
 
@@ -71,11 +72,45 @@ def test_rerank_orders_candidates_by_exact_cosine(vec_index):
         exact = np.argsort(-(xn @ rv[i]))[:10]  # float32 cosine: same set up to float16 rounding
         assert len(set(exact.tolist()) & {y.slot for y in h}) >= 9
         assert all(a.score >= b.score for a, b in zip(h, h[1:]))
-    # a smaller pool reranks exactly the Hamming candidates
-    pool = idx.candidates(codes[0], 10, rerank=True, candidates=50)[0]
+    # a smaller pool: the 50 best by the asymmetric score among the 4 x 50 Hamming-nearest, reranked
+    latent = idx.model.encode(q[:1])[1][0]
+    pool, _ = brute_asymmetric(idx, codes[0], latent, 50)
     h = idx.search_vectors(q[:1], 10, rerank=True, candidates=50)[0]
     best = pool[np.argsort(-(idx.store.features(pool) @ rv[0]), kind="stable")[:10]]
     assert [y.slot for y in h] == best.tolist()
+
+
+def brute_asymmetric(idx: HashIndex, qcode: np.ndarray, latent: np.ndarray, need: int):
+    """Reference of the asymmetric order: the ASYMMETRIC_POOL x need Hamming-nearest (brute force),
+    ordered by latent . (+-1 bits) / bits, then Hamming distance, then slot."""
+    codes, slots = idx._binary.codes(), idx._binary.slots
+    d = bc.hamming(qcode[None, :], codes)[0]
+    near = np.lexsort((slots, d))[: ASYMMETRIC_POOL * need]
+    signs = np.array([[1.0 if (c[b // 8] >> (7 - b % 8)) & 1 else -1.0 for b in range(idx.bits)] for c in codes[near]])
+    a = signs @ latent.astype(np.float64) / idx.bits
+    o = np.lexsort((slots[near], d[near], -a))[:need]
+    return slots[near][o], a[o]
+
+
+@pytest.mark.parametrize("deleted", ["none", "holes", "most"])
+@pytest.mark.parametrize("k", [1, 5, 37, 400])
+def test_asymmetric_order_equals_brute_force(vec_index, tmp_path, deleted, k):
+    idx, x, _ = vec_index
+    if deleted != "none":  # exercise each compact slot form of BinaryIndex (codes read by slot)
+        shutil.copytree(idx.path, tmp_path / "c")
+        idx = HashIndex.load(tmp_path / "c")
+        gone = [f"v{i}" for i in (range(7, 400, 9) if deleted == "holes" else range(0, 300))]
+        idx.delete(gone)
+    queries = np.concatenate([x[:3], x[100:103] + 0.5])
+    codes, _ = idx.encode_features(queries)
+    latents = idx.model.encode(queries)[1]
+    hits = idx.search_vectors(queries, k, asymmetric=True)
+    for q, lat, h in zip(codes, latents, hits):
+        exp_s, exp_a = brute_asymmetric(idx, q, lat, k)
+        assert [y.slot for y in h] == exp_s.tolist()
+        np.testing.assert_allclose([y.score for y in h], exp_a, atol=1e-5)
+        assert all(a.score >= b.score for a, b in zip(h, h[1:]))
+        assert [y.distance for y in h] == bc.hamming(q[None, :], idx._binary.codes_of(exp_s))[0].tolist()
 
 
 def test_similar_leaves_the_document_out(vec_index):

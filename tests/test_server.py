@@ -34,6 +34,10 @@ def test_search_matches_the_python_api(served):
     assert len(code["bits"]) == 16 and isinstance(code["int64"], int)
     assert c.get("/health").json() == {"status": "ok", "documents": 160}
     assert c.get("/info").json()["bits"] == 16
+    r3 = c.post("/search", json={"queries": ["rocket orbit nasa"], "k": 5, "rerank": False, "asymmetric": True})
+    assert [h["id"] for h in r3.json()["results"][0]] == [
+        h.id for h in idx.search("rocket orbit nasa", 5, asymmetric=True)[0]
+    ]
     sim = c.get("/similar/space-3", params={"k": 3}).json()["results"][0]
     assert len(sim) == 3 and "space-3" not in [h["id"] for h in sim]
 
@@ -55,6 +59,7 @@ def test_add_and_delete(served):
         ("post", "/search", {"queries": ["x"] * 1000}, 422),
         ("post", "/search/codes", {"codes": ["zz"]}, 422),
         ("post", "/search/codes", {"codes": ["abcdef"]}, 422),
+        ("post", "/search/codes", {"codes": ["abcd"], "asymmetric": True}, 422),
         ("post", "/search/vectors", {"vectors": [[0.1, 0.2]]}, 422),
         ("get", "/similar/unknown-id", None, 404),
         ("post", "/documents", {"documents": [{"id": "space-1", "text": "dup"}]}, 400),
