@@ -8,7 +8,8 @@ a dimension's spread) and re-normalised: real topical structure, with near-dupli
 Without ../shared it falls back to 200 Gaussian clusters in 384 dimensions (stated in the output).
 
 One run measures: build (training on a sample, coding all N, writing the store); the hash path
-(query code -> k=10 candidates) at radius 0..3 as p50/p99 latency and candidates found; FAISS
+(query code -> k=10 candidates) at radius 0..4 as p50/p99 latency and candidates found, and
+with the asymmetric order (the 40 Hamming-nearest reordered by the query's latent); FAISS
 IndexBinaryFlat kNN on the same codes and FAISS IndexFlatIP on the float vectors, as ratios;
 resident bytes per document of the code index; peak memory; index size on disk.
 """
@@ -108,6 +109,7 @@ def main() -> None:
     q = x[qi] + 0.02 * rng.standard_normal((a.queries, x.shape[1])).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     qcodes, _ = idx.encode_features(q)
+    qlat = idx.model.encode(q)[1]
 
     rows = []
     idx.candidates(qcodes[0], 10, radius=2)  # warm up: loads the compiled probe
@@ -120,6 +122,8 @@ def main() -> None:
     hash_ts = ts
     ts, res = timed(lambda c: idx.candidates(c, 10), qcodes)
     rows.append((f"engine k=10 (default r<={idx._table.max_radius}, FAISS fallback)", ts, 10, 1.0))
+    ts, res = timed(lambda i: idx.select(qcodes[i], 10, latent=qlat[i]), range(len(qcodes)))
+    rows.append(("engine k=10 asymmetric (of 40 nearest)", ts, 10, 1.0))
     ts, res = timed(lambda c: idx._table.probe(c, 2, 10, compiled=False), qcodes)
     rows.append(("numpy probe r<=2 (reference path)", ts, np.median([len(p.positions) for p in res]), np.mean([len(p.positions) >= 10 for p in res])))
 

@@ -422,17 +422,8 @@ class HashIndex:
         if query_latents is not None and len(query_latents) != len(codes):
             raise HashsearchError(f"{len(codes)} codes but {len(query_latents)} query latents")
         need = max(k, candidates or self.default_candidates(k)) if rerank else k
-        found = []
-        for i, c in enumerate(codes):
-            if query_latents is None:
-                s, d, _ = self.candidates(c, need, radius=radius, exclude=exclude)
-                found.append((s, d, 1.0 - d / self.bits))
-                continue
-            s, d, _ = self.candidates(c, ASYMMETRIC_POOL * need, radius=radius, exclude=exclude)
-            s, d = s[: ASYMMETRIC_POOL * need], d[: ASYMMETRIC_POOL * need]  # exactly, by (distance, slot)
-            a = bitcodes.asymmetric_scores(query_latents[i], self._binary.codes_of(s))[0]
-            order = np.lexsort((s, d, -a))[:need]
-            found.append((s[order], d[order], a[order]))
+        latents = [None] * len(codes) if query_latents is None else list(query_latents)
+        found = [self.select(c, need, radius=radius, exclude=exclude, latent=q) for c, q in zip(codes, latents)]
         if rerank:
             assert rerank_vectors is not None
             found = [self._rerank(s, d, rerank_vectors[i], k) for i, (s, d, _) in enumerate(found)]
@@ -490,6 +481,29 @@ class HashIndex:
             keep = ~np.isin(slots, np.asarray(exclude, dtype=np.int64))
             slots, dists = slots[keep], dists[keep]
         return slots, dists, probe.radius
+
+    def select(
+        self,
+        code: np.ndarray,
+        need: int,
+        *,
+        radius: int | None = None,
+        exclude: Sequence[int] | None = None,
+        latent: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(slots, distances, scores) of one query before reranking. Without ``latent``: the ``need``
+        nearest codes by (distance, slot), completed to whole shells, scored ``1 - distance / bits``.
+        With it: the best ``need`` by the asymmetric score among the ``ASYMMETRIC_POOL * need``
+        nearest, ties by (distance, slot)."""
+        if latent is None:
+            s, d, _ = self.candidates(code, need, radius=radius, exclude=exclude)
+            return s, d, 1.0 - d / self.bits
+        pool = ASYMMETRIC_POOL * need
+        s, d, _ = self.candidates(code, pool, radius=radius, exclude=exclude)
+        s, d = s[:pool], d[:pool]  # exactly the pool nearest by (distance, slot)
+        a = bitcodes.asymmetric_scores(latent, self._binary.codes_of(s))[0]
+        order = np.lexsort((s, d, -a))[:need]
+        return s[order], d[order], a[order]
 
     def default_candidates(self, k: int) -> int:
         """Rerank pool: enough to recover the float order, at most a small share of the corpus."""
