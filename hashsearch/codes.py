@@ -67,6 +67,14 @@ def asymmetric_scores(latent: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return (latent @ signs.T) / bits
 
 
+def asymmetric_top(latent: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the ``k`` best ``codes`` for one query's ``latent`` by the asymmetric
+    score; equal scores keep the codes' given order (pass them nearest-first)."""
+    a = asymmetric_scores(latent, codes)[0]
+    rows = np.lexsort((np.arange(len(a)), -a))[:k]
+    return rows, a[rows]
+
+
 def brute_force_knn(queries: np.ndarray, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact k nearest codes by (Hamming distance, index). Returns (distances, indices), 2-D."""
     d = hamming(queries, codes)

@@ -456,11 +456,7 @@ def rank_by_codes(q_codes: np.ndarray, db_codes: np.ndarray, k: int) -> np.ndarr
 def asymmetric_order(q_latents: np.ndarray, db_codes: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
     """The engine's asymmetric step: each query's ``pool`` (Hamming-nearest first) reordered by
     :func:`hashsearch.codes.asymmetric_scores`, ties by Hamming rank; the first ``k`` kept."""
-    out = np.empty((len(pool), min(k, pool.shape[1])), dtype=np.int64)
-    for i, row in enumerate(pool):
-        a = bitcodes.asymmetric_scores(q_latents[i], db_codes[row])[0]
-        out[i] = row[np.lexsort((np.arange(len(row)), -a))[: out.shape[1]]]
-    return out
+    return np.stack([row[bitcodes.asymmetric_top(q_latents[i], db_codes[row], k)[0]] for i, row in enumerate(pool)])
 
 
 QRELS_METHODS = ("sign", "itq", "hashsearch")
@@ -519,10 +515,11 @@ def evaluate_qrels(
                 nb = b or doc_x.shape[1] - doc_x.shape[1] % 8
                 enc = fit_encoder(method, nb, doc_x, train, seed, bow=False)
                 (tr, _), (te, lq) = enc(doc_x), enc(query_x)
-                rows.append(metrics(method, nb, seed, hamming_knn(te, tr, 100), 0.0, 1.0))
-                wide = hamming_knn(te, tr, min(n, ASYMMETRIC_POOL * 100))
+                near = hamming_knn(te, tr, min(n, ASYMMETRIC_POOL * pool))  # every prefix is exact (ties by index)
+                rows.append(metrics(method, nb, seed, near[:, :100], 0.0, 1.0))
+                wide = near[:, : ASYMMETRIC_POOL * 100]
                 rows.append(metrics(f"{method}-asym", nb, seed, asymmetric_order(lq, tr, wide, 100), 0.0, 1.0))
-                cand = asymmetric_order(lq, tr, hamming_knn(te, tr, min(n, ASYMMETRIC_POOL * pool)), pool)
+                cand = asymmetric_order(lq, tr, near, pool)
                 sims = np.einsum("qd,qkd->qk", qn, dn[cand])
                 rr = np.take_along_axis(cand, np.argsort(-sims, axis=1, kind="stable")[:, :100], 1)
                 rows.append(metrics(f"{method}+rerank", nb, seed, rr, pool / n, min(n, ASYMMETRIC_POOL * pool) / n))

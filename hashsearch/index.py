@@ -501,9 +501,8 @@ class HashIndex:
         pool = ASYMMETRIC_POOL * need
         s, d, _ = self.candidates(code, pool, radius=radius, exclude=exclude)
         s, d = s[:pool], d[:pool]  # exactly the pool nearest by (distance, slot)
-        a = bitcodes.asymmetric_scores(latent, self._binary.codes_of(s))[0]
-        order = np.lexsort((s, d, -a))[:need]
-        return s[order], d[order], a[order]
+        rows, scores = bitcodes.asymmetric_top(latent, self._binary.codes_of(s), need)
+        return s[rows], d[rows], scores
 
     def default_candidates(self, k: int) -> int:
         """Rerank pool: enough to recover the float order, at most a small share of the corpus."""
